@@ -1,0 +1,252 @@
+"""The demo year: the seed report's 2017 (shared/seed/guandu-2017-self-evaluation.txt) as
+contract events, generated deterministically (same bytes on every run, so publishing it
+again is a no-op for the ledger).
+
+Every figure below comes from the report; where the report gives only a total, the total
+is spread plausibly and the comment says so. Departments codes are ours (the report has
+none). Quotes in comments are the report's words.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+YEAR = 2017
+TZ = timezone(timedelta(hours=8))  # Asia/Shanghai has had no DST since 1991
+
+GRID = "GD-GRID"  # 昆明市网格化监督指挥中心官渡分中心 (the evaluated department)
+BUREAU = "GD-CGJ"  # 官渡区城市管理综合行政执法局 (owner of the project line)
+DIGITAL_OFFICE = "GD-SGB"  # 官渡区数字化城市管理办公室 (receiving unit)
+ENFORCEMENT_TEAM = "GD-ZFDD"  # 官渡区综合行政执法大队 (receiving unit)
+
+BASIC_LINE = "GD-GRID-2017-BASIC"
+PROJECT_LINE_GRID = "GD-GRID-2017-PROJECT"
+ZHGD_LINE = "GD-CGJ-2017-ZHGD"  # 官渡区智慧官渡—网格化运行
+
+# "452034 ... 处理结案437273件, 结案率为96.73%"
+CASES_ACCEPTED = 452_034
+CASES_CLOSED = 437_273
+# "通过12319和67169110公众投诉渠道受理 ... 5475件, 结案5475件, 结案率100%"
+PUBLIC_HOTLINE_CASES = 5_475
+# The report names six sources (public reports, media, leadership, supervisors' patrols,
+# 12345 and 110 transfers, video) and the WeChat platform, but gives no split except the
+# public-complaint channel: these counts are invented to sum to 452,034.
+CHANNEL_CASES = {
+    "public_hotline": PUBLIC_HOTLINE_CASES,
+    "wechat": 9_860,
+    "hotline_12345": 21_300,
+    "police_110": 3_120,
+    "video": 6_540,
+    "media": 410,
+    "leadership": 230,
+}
+CHANNEL_CASES["supervisor_patrol"] = CASES_ACCEPTED - sum(CHANNEL_CASES.values())
+
+# "共先行处置案件19524件, 其中, 部件类案件932件 (更换井盖204个, 处理地脚钉275件,
+# 更换垃圾桶内胆413个, 其他部件案件40件); 事件类案件18592件 (清理粘贴小广告16976件,
+# 处理店外经营、占道经营1434件, 清理违规标语宣传品182件)"
+ADVANCE_DISPOSALS: list[tuple[str, str, int]] = [
+    ("component", "市政设施", 204 + 275 + 40),  # manhole covers, ground studs, other
+    ("component", "环境卫生", 413),  # bin liners
+    ("event", "宣传广告", 16_976 + 182),  # small ads, banners
+    ("event", "占道经营", 1_434),
+]
+# the categories the report lists; components are facilities (部件), the rest events (事件)
+CATEGORIES: list[tuple[str, str]] = [
+    ("event", "占道经营"),
+    ("component", "市政设施"),
+    ("event", "违法建设"),
+    ("event", "路面泼洒"),
+    ("event", "环境卫生"),
+    ("component", "路灯设施"),
+    ("component", "绿化设施"),
+    ("event", "宣传广告"),
+    ("event", "噪音扰民"),
+]
+# Cases by month: the report gives only the year's total and says reporting grew once
+# the 178 supervisors started in June 2017; this spread (weights sum to 1) is invented.
+MONTH_WEIGHTS = [0.05, 0.045, 0.06, 0.065, 0.07, 0.09, 0.10, 0.105, 0.105, 0.10, 0.105, 0.105]
+
+
+def _at(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(YEAR, month, day, hour, 0, tzinfo=TZ)
+
+
+def _envelope(
+    event_id: str, event_type: str, at: datetime, department: str, source: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": at.isoformat(),
+        "department": department,
+        "fiscal_year": YEAR,
+        "source": source,
+        "data": data,
+    }
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _monthly(total: Decimal, months: range) -> list[Decimal]:
+    """Equal monthly parts in cents, the remainder in the last month."""
+    part = (total / len(months)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+    return [part] * (len(months) - 1) + [total - part * (len(months) - 1)]
+
+
+def budget_events() -> Iterator[dict[str, Any]]:
+    """budget.events, in the order the finance system would publish them."""
+    fin = "finance"
+
+    def ev(eid: str, etype: str, at: datetime, dep: str, **data: Any) -> dict[str, Any]:
+        return _envelope(f"gd2017-{eid}", etype, at, dep, fin, data)
+
+    registered = _at(1, 3, 9)
+    # "核定事业编制8名(现实有人员10人,超编2人)"
+    yield ev("dep-grid", "DepartmentRegistered", registered, GRID,
+             name="昆明市网格化监督指挥中心官渡分中心", headcount_authorised=8, headcount_actual=10)
+    # "人员编制数13人 ... 实有在职人数为13人"
+    yield ev("dep-cgj", "DepartmentRegistered", registered, BUREAU,
+             name="官渡区城市管理综合行政执法局", headcount_authorised=13, headcount_actual=13)
+    yield ev("dep-sgb", "DepartmentRegistered", registered, DIGITAL_OFFICE,
+             name="官渡区数字化城市管理办公室", parent=BUREAU)
+    yield ev("dep-zfdd", "DepartmentRegistered", registered, ENFORCEMENT_TEAM,
+             name="官渡区综合行政执法大队", parent=BUREAU)
+
+    # The centre: "基本支出数为128.93万元, 占总支出的30.51%", "项目支出数为293.67万元,
+    # 占总支出的69.49%", "基本支出预算执行率100%, 项目支出预算执行率100%".
+    # Budget = arrived = spent. The monthly arrival and spending rhythm is invented.
+    # The split of basic spending by economic class is invented except that the report says
+    # it went "主要...用于工资及社会保障缴费" and fixed assets of 6.47万 were bought.
+    basic_classes = {
+        "301": Decimal("1005654.00"),  # wages and social security (the bulk)
+        "302": Decimal("196946.00"),  # goods and services (公用支出)
+        "303": Decimal("22000.00"),  # transfers to households
+        "310": Decimal("64700.00"),  # "固定资产 ... 6.47万元 ... 政府采购货物支出"
+    }
+    project_classes = {"302": Decimal("2936700.00")}  # the report gives only the total
+    for line_id, title, category, classes in (
+        (BASIC_LINE, "网格化监督指挥中心基本支出", "basic", basic_classes),
+        (PROJECT_LINE_GRID, "网格化监督指挥中心项目支出", "project", project_classes),
+    ):
+        total = sum(classes.values(), Decimal(0))
+        yield ev(f"{line_id}-auth", "BudgetAuthorised", _at(1, 10), GRID, line_id=line_id,
+                 title=title, category=category, amount=_money(total))
+        months = range(1, 13)
+        per_class = {c: _monthly(a, months) for c, a in classes.items()}
+        for i, (month, arrived) in enumerate(zip(months, _monthly(total, months), strict=True)):
+            yield ev(f"{line_id}-arr-{month:02d}", "FundsArrived", _at(month, 5), GRID,
+                     line_id=line_id, amount=_money(arrived))
+            for econ, parts in per_class.items():
+                yield ev(f"{line_id}-pay-{month:02d}-{econ}", "Disbursed", _at(month, 20), GRID,
+                         line_id=line_id, amount=_money(parts[i]), economic_class=econ)
+
+    # The project "智慧官渡—网格化运行": "安排预算资金3689.01万元, 其中政府采购994.75万元";
+    # "截止2017年8月31日 ... 收到 ... 额度26942600.00元, 资金到位率73.03%";
+    # "下拨官渡区数字化城市管理办公室9297200.00元、下拨官渡区综合行政执法大队17645400.00元";
+    # "工资3698689.12元、信息费193657.00元、意外伤害保险费15600.00元".
+    # The dates and instalments of arrivals, transfers and payments are invented; which unit
+    # paid what is not in the report (wages and insurance: the enforcement team, which
+    # employs the supervisors; information fees: the digital office).
+    yield ev("zhgd-auth", "BudgetAuthorised", _at(4, 20), BUREAU, line_id=ZHGD_LINE,
+             title="官渡区智慧官渡—网格化运行", category="project", amount="36890100.00",
+             procurement_amount="9947500.00", document="官办通[2016]71号; 公文处理笺105号")
+    arrivals = [(5, 10, "8000000.00"), (6, 12, "9000000.00"), (7, 14, "5000000.00"),
+                (8, 16, "4942600.00")]
+    transfers = [(5, 12, DIGITAL_OFFICE, "5000000.00"), (6, 15, ENFORCEMENT_TEAM, "8000000.00"),
+                 (7, 20, DIGITAL_OFFICE, "4297200.00"), (8, 25, ENFORCEMENT_TEAM, "9645400.00")]
+    payments = [
+        (6, 28, ENFORCEMENT_TEAM, "301", "1232896.37", "监督员、信息员工资 (6月)"),
+        (6, 28, ENFORCEMENT_TEAM, "302", "15600.00", "意外伤害保险费"),
+        (7, 28, ENFORCEMENT_TEAM, "301", "1232896.37", "监督员、信息员工资 (7月)"),
+        (7, 28, DIGITAL_OFFICE, "302", "193657.00", "信息费"),
+        (8, 28, ENFORCEMENT_TEAM, "301", "1232896.38", "监督员、信息员工资 (8月)"),
+    ]
+    dated: list[tuple[datetime, dict[str, Any]]] = []
+    for n, (m, d, amount) in enumerate(arrivals):
+        dated.append((_at(m, d), ev(f"zhgd-arr-{n}", "FundsArrived", _at(m, d), BUREAU,
+                                    line_id=ZHGD_LINE, amount=amount)))
+    for n, (m, d, unit, amount) in enumerate(transfers):
+        dated.append((_at(m, d), ev(f"zhgd-trf-{n}", "FundsTransferred", _at(m, d), BUREAU,
+                                    line_id=ZHGD_LINE, to_department=unit, amount=amount)))
+    for n, (m, d, unit, econ, amount, purpose) in enumerate(payments):
+        dated.append((_at(m, d), ev(f"zhgd-pay-{n}", "Disbursed", _at(m, d), BUREAU,
+                                    line_id=ZHGD_LINE, amount=amount, economic_class=econ,
+                                    spending_department=unit, purpose=purpose)))
+    for _, event in sorted(dated, key=lambda pair: pair[0]):
+        yield event
+
+
+def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
+    """case.events of the grid centre's platform: CaseReported, CaseAccepted and CaseClosed
+    for each of the 452,034 accepted cases (the intermediate stages are not in the report)."""
+    rng = random.Random(seed)
+    source = "city-management-platform"
+    channels = [c for c, n in CHANNEL_CASES.items() for _ in range(n)]
+    rng.shuffle(channels)
+    start = datetime(YEAR, 1, 1, tzinfo=TZ)
+    year_end = datetime(YEAR + 1, 1, 1, tzinfo=TZ)
+    month_starts = [datetime(YEAR, m, 1, tzinfo=TZ) for m in range(1, 13)] + [year_end]
+    times = []
+    for _ in range(CASES_ACCEPTED):
+        month = rng.choices(range(12), MONTH_WEIGHTS)[0]
+        span = (month_starts[month + 1] - month_starts[month]).total_seconds()
+        times.append(month_starts[month] + timedelta(seconds=int(rng.random() * (span - 7200))))
+    times.sort()
+
+    # advance disposals come from the supervisors' patrols
+    patrol = [i for i, c in enumerate(channels) if c == "supervisor_patrol"]
+    advance: dict[int, tuple[str, str]] = {}
+    for (kind, category, count), chosen in zip(
+        ADVANCE_DISPOSALS, _split(rng.sample(patrol, sum(n for *_, n in ADVANCE_DISPOSALS)),
+                                  [n for *_, n in ADVANCE_DISPOSALS]), strict=True
+    ):
+        advance.update({i: (kind, category) for i in chosen})
+    # Open cases: not from the public-complaint channel (all closed), not advance disposals,
+    # mostly reported late in the year ("案件数量急剧增加 ... 部分案件积压").
+    eligible = [i for i, c in enumerate(channels) if c != "public_hotline" and i not in advance]
+    keyed = sorted(eligible, key=lambda i: rng.random() ** (1 / (1 + 30 * (i / CASES_ACCEPTED) ** 4)))
+    still_open = set(keyed[-(CASES_ACCEPTED - CASES_CLOSED):])
+
+    for i, reported_at in enumerate(times):
+        case_id = f"GD{YEAR}{i + 1:06d}"
+        kind, category = advance.get(i) or rng.choice(CATEGORIES)
+        report: dict[str, Any] = {"case_id": case_id, "channel": channels[i],
+                                  "category": category, "kind": kind,
+                                  "grid": f"GD-G{rng.randrange(1, 90):03d}"}  # 89 grids
+        if i in advance:
+            report["advance_disposal"] = True
+        eid = f"gd{YEAR}-case-{i + 1:06d}"
+        yield _envelope(f"{eid}-reported", "CaseReported", reported_at, GRID, source, report)
+        accepted_at = reported_at + timedelta(minutes=rng.randint(2, 45))
+        yield _envelope(f"{eid}-accepted", "CaseAccepted", accepted_at, GRID, source,
+                        {"case_id": case_id})
+        if i in still_open:
+            continue
+        hours = 0.5 if i in advance else rng.expovariate(1 / 40)
+        closed_at = min(accepted_at + timedelta(hours=hours), year_end - timedelta(minutes=1))
+        yield _envelope(f"{eid}-closed", "CaseClosed", closed_at, GRID, source,
+                        {"case_id": case_id})
+
+
+def _split(items: list[int], sizes: list[int]) -> list[list[int]]:
+    out, start = [], 0
+    for size in sizes:
+        out.append(items[start : start + size])
+        start += size
+    return out
+
+
+def events() -> Iterator[tuple[str, dict[str, Any]]]:
+    """(topic group, event) for the whole demo year."""
+    for event in budget_events():
+        yield "budget", event
+    for event in case_events():
+        yield "case", event

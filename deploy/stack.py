@@ -1,0 +1,141 @@
+"""``make run``: the whole stack on one machine.
+
+Starts an embedded PostgreSQL (data in .data/pg, kept between runs) and a Tansu broker
+(memory only) unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, creates the
+topics, starts the three services as separate processes, publishes the demo year through
+Kafka (unless DEMO=0), and prints where to look. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import asyncpg
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+
+from demo import guandu2017
+from demo.publish import Offsets, publish
+from deploy.infra import (
+    REPO,
+    Broker,
+    ServiceProcess,
+    create_topics,
+    start_postgres,
+    wait_for_consumer_group,
+    wait_http,
+)
+from services.common.settings import Topics
+
+console = Console()
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(None, description="Use this PostgreSQL instead of embedded")
+    kafka_bootstrap_servers: str | None = Field(None, description="Use this Kafka instead of Tansu")
+    demo: bool = Field(True, description="DEMO=0: publish no demo data")
+    graphql_port: int = Field(8000, ge=1, le=65535)
+    embedded_kafka_port: int = Field(9092, ge=1, le=65535)
+    data_dir: Path = Field(REPO / ".data", description="Embedded PostgreSQL data and logs")
+
+
+async def pipeline_status(dsn: str) -> dict[str, int]:
+    """How far each stage is: events stored, rejections, and projections applied."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM ledger.events) AS accepted,
+                   (SELECT count(*) FROM ledger.rejections) AS rejected,
+                   (SELECT coalesce(max(position), 0) FROM ledger.events) AS ledger_position,
+                   (SELECT coalesce(sum(position), 0) FROM (
+                        SELECT max(position) AS position FROM ledger.events GROUP BY department
+                   ) last) AS ledger_by_department,
+                   (SELECT coalesce(sum(position), 0) FROM performance.applied_positions)
+                        AS applied_by_department
+            """
+        )
+        return dict(row)  # type: ignore[arg-type]
+    finally:
+        await conn.close()
+
+
+async def wait_until_projected(
+    dsn: str, bootstrap: str, published: Offsets, timeout: float, ledger_group: str = "ledger"
+) -> dict[str, int]:
+    """Wait until the ledger decided on every published record and the projections
+    applied every accepted event."""
+    deadline = time.monotonic() + timeout
+    with console.status("the ledger is ingesting the published events", spinner="dots") as status:
+        await wait_for_consumer_group(bootstrap, ledger_group, published, timeout)
+        while time.monotonic() < deadline:
+            now = await pipeline_status(dsn)
+            status.update(
+                f"ledger: {now['accepted']:,} accepted, {now['rejected']:,} rejected; "
+                "projections catching up"
+            )
+            if now["applied_by_department"] == now["ledger_by_department"]:
+                return now
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"the projections did not catch up within {timeout} s")
+
+
+async def run(settings: StackSettings) -> None:
+    logs = settings.data_dir / "logs"
+    dsn = settings.database_url or start_postgres(settings.data_dir / "pg")
+    broker = None
+    bootstrap = settings.kafka_bootstrap_servers
+    if not bootstrap:
+        broker = Broker(settings.embedded_kafka_port, logs / "tansu.log").start()
+        bootstrap = broker.bootstrap
+    topics = Topics()
+    services: list[ServiceProcess] = []
+    try:
+        await create_topics(bootstrap, topics.all())
+        env = {
+            "DATABASE_URL": dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "GRAPHQL_PORT": str(settings.graphql_port),
+        }
+        for name in ("ledger", "performance", "reporting"):
+            services.append(ServiceProcess(name, env, logs / f"{name}.log").start())
+        url = f"http://127.0.0.1:{settings.graphql_port}"
+        await wait_http(f"{url}/healthz", process=services[-1])
+        if settings.demo:
+            count, offsets = await publish(bootstrap, guandu2017.events(), topics, show=True)
+            console.print(f"published the demo year: {count:,} events to {bootstrap}")
+            status = await wait_until_projected(dsn, bootstrap, offsets, timeout=1800)
+            console.print(
+                f"ledger: {status['accepted']:,} events accepted, {status['rejected']:,} rejected; "
+                "projections up to date"
+            )
+        console.print(
+            f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser)\n"
+            f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
+            f"Logs: {logs}\nCtrl-C stops everything."
+        )
+        while all(s.alive() for s in services):
+            await asyncio.sleep(1)
+        dead = [s.name for s in services if not s.alive()]
+        console.print(f"[red]service stopped unexpectedly: {dead}; see {logs}[/red]")
+    finally:
+        for service in reversed(services):
+            service.stop()
+        if broker:
+            broker.stop()
+
+
+def main() -> None:
+    try:
+        asyncio.run(run(StackSettings()))
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""The event contract (CONTRACT.md sections 2 and 3) as pydantic v2 models.
+
+These models are the single source of truth: the ledger validates inbound bytes
+with them, the JSON Schema files in ``schemas/json`` are generated from them, and
+the AsyncAPI document of the ledger service describes them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.money import DecimalString, NonNegativeMoney, NonZeroMoney, PositiveMoney, Weight
+
+DepartmentCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Budget unit code (部门/单位): 1-64 of A-Z a-z 0-9 . _ -",
+        examples=["GD-GRID"],
+    ),
+]
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9._:/-]{1,128}$",
+        description="Identifier: 1-128 of A-Z a-z 0-9 . _ : / -",
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+ShortText = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --- data payloads ---------------------------------------------------------------------------
+
+
+class DepartmentRegisteredData(_Strict):
+    name: Text = Field(description="Department name", examples=["昆明市网格化监督指挥中心官渡分中心"])
+    parent: DepartmentCode | None = Field(None, description="Code of the supervising department")
+    headcount_authorised: int | None = Field(None, ge=0, description="编制数")
+    headcount_actual: int | None = Field(None, ge=0, description="实有人数")
+
+
+class BudgetAuthorisedData(_Strict):
+    line_id: Identifier = Field(description="Budget line, unique across departments")
+    title: Text
+    category: Literal["basic", "project"] = Field(description="basic 基本支出 | project 项目支出")
+    funding_source: Literal["appropriation", "carryover", "other"] = Field(
+        "appropriation", description="appropriation 本年财政拨款 | carryover 上年结转 | other"
+    )
+    amount: PositiveMoney
+    procurement_amount: NonNegativeMoney | None = Field(
+        None, description="Of the amount, what is to be procured (政府采购); <= amount"
+    )
+    sangong: Literal["reception", "vehicles", "overseas_travel"] | None = Field(
+        None, description='The line is a "三公" budget of this kind'
+    )
+    document: Text | None = Field(None, description="Authorising document number")
+
+    @model_validator(mode="after")
+    def _procurement_within_amount(self) -> BudgetAuthorisedData:
+        if self.procurement_amount is not None and self.procurement_amount > self.amount:
+            raise PydanticCustomError(
+                "procurement_exceeds_amount", "procurement_amount must be <= amount"
+            )
+        return self
+
+
+class BudgetAdjustedData(_Strict):
+    line_id: Identifier
+    amount: NonZeroMoney = Field(description="Signed: 追加 > 0, 调减 < 0")
+    reason: Text
+    document: Text | None = None
+
+
+class FundsArrivedData(_Strict):
+    line_id: Identifier
+    amount: PositiveMoney
+
+
+class FundsTransferredData(_Strict):
+    line_id: Identifier
+    to_department: DepartmentCode = Field(description="Subordinate unit receiving the funds (下拨)")
+    amount: PositiveMoney
+
+
+class DisbursedData(_Strict):
+    line_id: Identifier
+    amount: PositiveMoney
+    economic_class: str = Field(
+        pattern=r"^[0-9]{3,7}$",
+        description="GFS-style economic classification: 301 wages, 302 goods and services, ...",
+        examples=["301"],
+    )
+    spending_department: DepartmentCode | None = Field(
+        None, description="Unit that spent the money (default: the event's department)"
+    )
+    purpose: Text | None = None
+
+
+class DisbursementReversedData(_Strict):
+    reverses: Identifier = Field(description="event_id of the Disbursed being reversed")
+    reason: Text
+
+
+class PerformanceTargetSetData(_Strict):
+    target_id: Identifier
+    line_id: Identifier | None = Field(None, description="Absent: a department-level target")
+    level1: ShortText = Field(examples=["产出指标"])
+    level2: ShortText = Field(examples=["数量指标"])
+    name: Text
+    metric: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="A metric name of CONTRACT.md section 4, or output:<indicator>",
+        examples=["closure_rate"],
+    )
+    comparator: Literal[">=", "<=", "="]
+    value: DecimalString
+    unit: ShortText
+    weight: Weight
+
+
+class OutputRecordedData(_Strict):
+    indicator: Text
+    quantity: DecimalString
+    unit: ShortText
+    line_id: Identifier | None = None
+
+
+class ProcurementPlannedData(_Strict):
+    procurement_id: Identifier
+    line_id: Identifier
+    amount: PositiveMoney
+    method: ShortText = Field(examples=["open_tender"])
+
+
+class ContractAwardedData(_Strict):
+    procurement_id: Identifier
+    contract_id: Identifier
+    supplier: Text
+    amount: PositiveMoney
+
+
+class CaseRef(_Strict):
+    case_id: Identifier
+
+
+class CaseReportedData(CaseRef):
+    channel: ShortText = Field(examples=["supervisor_patrol", "public_hotline", "hotline_12345"])
+    category: ShortText = Field(examples=["占道经营"])
+    kind: Literal["event", "component"] = Field(description="event 事件 | component 部件")
+    grid: ShortText | None = None
+    advance_disposal: bool = Field(False, description="先行处置")
+
+
+class CaseFiledData(CaseRef):
+    deadline_at: AwareDatetime
+
+
+class CaseDispatchedData(CaseRef):
+    assignee: DepartmentCode = Field(description="Department the case is dispatched to")
+
+
+# --- envelopes -------------------------------------------------------------------------------
+
+
+class Envelope(_Strict):
+    event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="Unique forever; the same id with identical content is a no-op"
+    )
+    schema_version: Literal[1] = Field(description="Contract version of the event; 1")
+    occurred_at: AwareDatetime = Field(
+        description="Business time, RFC 3339 with offset; all as-of questions use it",
+        examples=["2017-08-31T16:00:00+08:00"],
+    )
+    department: DepartmentCode
+    fiscal_year: int = Field(ge=2000, le=2100)
+    source: ShortText = Field(description="The publishing system", examples=["finance"])
+
+
+class DepartmentRegistered(Envelope):
+    """A budget unit."""
+
+    event_type: Literal["DepartmentRegistered"]
+    data: DepartmentRegisteredData
+
+
+class BudgetAuthorised(Envelope):
+    """Budget authorised on a line."""
+
+    event_type: Literal["BudgetAuthorised"]
+    data: BudgetAuthorisedData
+
+
+class BudgetAdjusted(Envelope):
+    """追加 (> 0) or 调减 (< 0)."""
+
+    event_type: Literal["BudgetAdjusted"]
+    data: BudgetAdjustedData
+
+
+class FundsArrived(Envelope):
+    """Quota issued / funds received (资金到位)."""
+
+    event_type: Literal["FundsArrived"]
+    data: FundsArrivedData
+
+
+class FundsTransferred(Envelope):
+    """Funds passed down (下拨)."""
+
+    event_type: Literal["FundsTransferred"]
+    data: FundsTransferredData
+
+
+class Disbursed(Envelope):
+    """Money spent from a line."""
+
+    event_type: Literal["Disbursed"]
+    data: DisbursedData
+
+
+class DisbursementReversed(Envelope):
+    """Compensates one Disbursed, once."""
+
+    event_type: Literal["DisbursementReversed"]
+    data: DisbursementReversedData
+
+
+class PerformanceTargetSet(Envelope):
+    """A performance indicator with its target."""
+
+    event_type: Literal["PerformanceTargetSet"]
+    data: PerformanceTargetSetData
+
+
+class OutputRecorded(Envelope):
+    """An output quantity achieved."""
+
+    event_type: Literal["OutputRecorded"]
+    data: OutputRecordedData
+
+
+class ProcurementPlanned(Envelope):
+    """A planned procurement."""
+
+    event_type: Literal["ProcurementPlanned"]
+    data: ProcurementPlannedData
+
+
+class ContractAwarded(Envelope):
+    """A contract on a procurement."""
+
+    event_type: Literal["ContractAwarded"]
+    data: ContractAwardedData
+
+
+class CaseReported(Envelope):
+    """上报: the first stage of a case."""
+
+    event_type: Literal["CaseReported"]
+    data: CaseReportedData
+
+
+class CaseAccepted(Envelope):
+    """受理."""
+
+    event_type: Literal["CaseAccepted"]
+    data: CaseRef
+
+
+class CaseFiled(Envelope):
+    """立案, with its deadline."""
+
+    event_type: Literal["CaseFiled"]
+    data: CaseFiledData
+
+
+class CaseDispatched(Envelope):
+    """派遣 (may repeat: 改派)."""
+
+    event_type: Literal["CaseDispatched"]
+    data: CaseDispatchedData
+
+
+class CaseDisposed(Envelope):
+    """处置."""
+
+    event_type: Literal["CaseDisposed"]
+    data: CaseRef
+
+
+class CaseClosed(Envelope):
+    """结案."""
+
+    event_type: Literal["CaseClosed"]
+    data: CaseRef
+
+BUDGET_EVENTS: tuple[type[Envelope], ...] = (
+    DepartmentRegistered,
+    BudgetAuthorised,
+    BudgetAdjusted,
+    FundsArrived,
+    FundsTransferred,
+    Disbursed,
+    DisbursementReversed,
+    PerformanceTargetSet,
+    OutputRecorded,
+)
+PROCUREMENT_EVENTS: tuple[type[Envelope], ...] = (ProcurementPlanned, ContractAwarded)
+CASE_EVENTS: tuple[type[Envelope], ...] = (
+    CaseReported,
+    CaseAccepted,
+    CaseFiled,
+    CaseDispatched,
+    CaseDisposed,
+    CaseClosed,
+)
+ALL_EVENTS = BUDGET_EVENTS + PROCUREMENT_EVENTS + CASE_EVENTS
+CASE_STAGES: tuple[str, ...] = tuple(m.__name__ for m in CASE_EVENTS)
+
+"""The inbound topic group each event type belongs to ('budget', 'procurement', 'case')."""
+TOPIC_GROUP: dict[str, str] = {
+    **{m.__name__: "budget" for m in BUDGET_EVENTS},
+    **{m.__name__: "procurement" for m in PROCUREMENT_EVENTS},
+    **{m.__name__: "case" for m in CASE_EVENTS},
+}
+
+AnyEvent: TypeAlias = Annotated[  # type: ignore[valid-type]
+    DepartmentRegistered
+    | BudgetAuthorised
+    | BudgetAdjusted
+    | FundsArrived
+    | FundsTransferred
+    | Disbursed
+    | DisbursementReversed
+    | PerformanceTargetSet
+    | OutputRecorded
+    | ProcurementPlanned
+    | ContractAwarded
+    | CaseReported
+    | CaseAccepted
+    | CaseFiled
+    | CaseDispatched
+    | CaseDisposed
+    | CaseClosed,
+    Field(discriminator="event_type"),
+]
+event_adapter: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

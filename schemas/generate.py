@@ -1,0 +1,52 @@
+"""Write the JSON Schema files of the contract from the pydantic models.
+
+    python -m schemas.generate          # rewrite schemas/json/*.json
+    python -m schemas.generate --check  # exit 1 when the files drift from the models
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.events import ALL_EVENTS
+from schemas.messages import JournalEntry, Rejection
+
+OUT = Path(__file__).parent / "json"
+
+
+def documents() -> dict[str, str]:
+    models: list[type[BaseModel]] = [*ALL_EVENTS, JournalEntry, Rejection]
+    return {
+        f"{model.__name__}.json": json.dumps(
+            model.model_json_schema(mode="validation"), indent=2, ensure_ascii=False, sort_keys=True
+        )
+        + "\n"
+        for model in models
+    }
+
+
+def main() -> int:
+    docs = documents()
+    if "--check" in sys.argv:
+        drifted = [
+            name
+            for name, text in docs.items()
+            if not (OUT / name).exists() or (OUT / name).read_text("utf-8") != text
+        ]
+        stale = sorted(p.name for p in OUT.glob("*.json") if p.name not in docs)
+        for name in drifted + stale:
+            print(f"schemas/json/{name} is out of date: run `make schemas`", file=sys.stderr)
+        return 1 if drifted or stale else 0
+    OUT.mkdir(exist_ok=True)
+    for name, text in docs.items():
+        (OUT / name).write_text(text, "utf-8")
+    print(f"wrote {len(docs)} schema files to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Messages the ledger publishes: the journal (``ledger.journal``) and rejections (``ledger.rejected``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class JournalEntry(BaseModel):
+    """An accepted event, in ledger order. Positions grow strictly within a department."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    position: int = Field(description="Global ledger position; a consumer applies each once")
+    stream_id: str = Field(description="Aggregate stream, e.g. line:L1 or case:DEPT:C1")
+    stream_version: int = Field(description="Version of the stream after this event (1-based)")
+    recorded_at: datetime = Field(description="When the ledger accepted the event")
+    event: dict[str, Any] = Field(description="The accepted event, as validated (see schemas/json)")
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Facts the ledger knew when accepting; for DisbursementReversed, the "
+        "reversed disbursement: {line_id, amount, economic_class, spending_department}",
+    )
+
+
+class Rejection(BaseModel):
+    """An inbound record the ledger did not accept, with everything needed to fix and resubmit it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rejection_id: int
+    reason: str = Field(description="Machine-readable reason code", examples=["amount_must_be_string"])
+    field: str | None = Field(description="Dotted path of the offending field, when there is one")
+    message: str = Field(description="What rule was broken, for a person")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    received_at: datetime
+    event_id: str | None = None
+    department: str | None = None
+    original_b64: str = Field(description="The original record value, base64")
+
+
+# reason codes raised by our own validators (schemas/money.py, schemas/events.py)
+_OWN_REASONS = {
+    "amount_must_be_string",
+    "invalid_money_format",
+    "amount_must_be_positive",
+    "amount_must_not_be_negative",
+    "amount_must_not_be_zero",
+    "invalid_decimal",
+    "procurement_exceeds_amount",
+}
+# pydantic's own error types with a reason code of their own; any other is "invalid_field"
+_PYDANTIC_REASONS = {
+    "json_invalid": "invalid_json",
+    "dict_type": "not_an_object",
+    "model_type": "not_an_object",
+    "union_tag_invalid": "unknown_event_type",
+    "union_tag_not_found": "missing_event_type",
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "timezone_aware": "timestamp_needs_offset",
+}
+
+
+def describe_validation_error(error: ValidationError) -> tuple[str, str | None, str]:
+    """(reason code, field path, human message) for the first problem of a validation error."""
+    first = error.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    # the first element of a discriminated union location is the event type tag itself
+    if loc and loc[0][:1].isupper():
+        loc = loc[1:]
+    field = ".".join(loc) or None
+    kind = first["type"]
+    if field == "schema_version" and kind == "literal_error":
+        reason = "unsupported_schema_version"
+    else:
+        reason = kind if kind in _OWN_REASONS else _PYDANTIC_REASONS.get(kind, "invalid_field")
+    message = f"{field}: {first['msg']}" if field else first["msg"]
+    if kind == "union_tag_invalid":
+        message = "event_type: " + first["msg"]
+        field = "event_type"
+    return reason, field, message[:500]

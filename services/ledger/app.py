@@ -1,0 +1,103 @@
+"""Entry point of the ledger service: ``python -m services.ledger``.
+
+Consumes the inbound topics in batches, validates and appends (ingest.py), and relays
+the journal and rejections to Kafka (relay.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.common.db import create_pool, migrate
+from services.ledger.ingest import InboundRecord, ingest_batch
+from services.ledger.relay import JOURNAL_ROWS, REJECTION_ROWS, Relay, run_relays
+from services.ledger.settings import LedgerSettings
+
+log = logging.getLogger("ledger")
+
+
+def build_app(settings: LedgerSettings) -> FastStream:
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="ledger")
+    topic_groups = settings.topics.inbound()
+    resources: dict[str, object] = {}
+
+    @broker.subscriber(
+        *topic_groups,
+        batch=True,
+        group_id=settings.ledger_group_id,
+        auto_offset_reset="earliest",
+        max_records=settings.ledger_batch_size,
+        # Kafka offsets are committed only after the batch's transaction committed;
+        # a failed batch is sought back and redelivered (event_id makes that a no-op).
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Upstream events (CONTRACT.md sections 2-3), validated and appended",
+    )
+    async def on_inbound_events(message: KafkaMessage) -> None:
+        records = [
+            InboundRecord(r.topic, r.partition, r.offset, r.value)
+            for r in message.raw_message  # type: ignore[union-attr]
+        ]
+        decision = await ingest_batch(resources["pool"], records, topic_groups)  # type: ignore[arg-type]
+        log.debug(
+            "batch of %d: %d accepted, %d rejected, %d duplicates",
+            len(records),
+            len(decision.accepted),
+            len(decision.refused),
+            decision.duplicates,
+        )
+
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def open_resources() -> None:
+        pool = await create_pool(settings.database_url)
+        await migrate(pool, Path(__file__).with_name("schema.sql"))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id="ledger-relay",
+            acks="all",
+            linger_ms=5,
+        )
+        await producer.start()
+        relays = [
+            Relay("journal", JOURNAL_ROWS, settings.topics.ledger_journal),
+            Relay("rejected", REJECTION_ROWS, settings.topics.ledger_rejected),
+        ]
+        resources.update(
+            pool=pool,
+            producer=producer,
+            relay_task=asyncio.create_task(
+                run_relays(settings.database_url, pool, producer, relays)
+            ),
+        )
+
+    @app.on_shutdown
+    async def stop_relaying() -> None:
+        task: asyncio.Task[None] = resources["relay_task"]  # type: ignore[assignment]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    @app.after_shutdown
+    async def close_resources() -> None:  # after the broker stopped: no batch is in flight
+        await resources["producer"].stop()  # type: ignore[attr-defined]
+        await resources["pool"].close()  # type: ignore[attr-defined]
+
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s ledger %(levelname)s %(message)s")
+    asyncio.run(build_app(LedgerSettings()).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+-- The ledger's event store (system of record). Idempotent: applied at every start.
+CREATE SCHEMA IF NOT EXISTS ledger;
+
+-- Append-only. Positions are assigned and committed in order because every append
+-- transaction holds the ledger's append lock (see store.py), so a reader following
+-- "position > last seen" never skips an event.
+CREATE TABLE IF NOT EXISTS ledger.events (
+    position         bigserial PRIMARY KEY,
+    event_id         text        NOT NULL UNIQUE,
+    content_hash     bytea       NOT NULL,
+    stream_id        text        NOT NULL,
+    stream_version   integer     NOT NULL,
+    event_type       text        NOT NULL,
+    department       text        NOT NULL,
+    fiscal_year      integer     NOT NULL,
+    occurred_at      timestamptz NOT NULL,
+    recorded_at      timestamptz NOT NULL DEFAULT now(),
+    payload          jsonb       NOT NULL,
+    context          jsonb       NOT NULL DEFAULT '{}',
+    source_topic     text        NOT NULL,
+    source_partition integer     NOT NULL,
+    source_offset    bigint      NOT NULL,
+    UNIQUE (stream_id, stream_version)
+);
+CREATE INDEX IF NOT EXISTS events_department_year ON ledger.events (department, fiscal_year);
+
+-- Current state of each aggregate (a snapshot after its last event), for checking rules.
+CREATE TABLE IF NOT EXISTS ledger.streams (
+    stream_id text    PRIMARY KEY,
+    version   integer NOT NULL,
+    state     jsonb   NOT NULL
+);
+
+-- Every inbound record that was not accepted, with its original bytes. A redelivered
+-- record (same topic, partition, offset and bytes) is recorded once.
+CREATE TABLE IF NOT EXISTS ledger.rejections (
+    rejection_id     bigserial PRIMARY KEY,
+    received_at      timestamptz NOT NULL DEFAULT now(),
+    source_topic     text        NOT NULL,
+    source_partition integer     NOT NULL,
+    source_offset    bigint      NOT NULL,
+    raw              bytea       NOT NULL,
+    raw_sha256       bytea       NOT NULL,
+    reason           text        NOT NULL,
+    field            text,
+    message          text        NOT NULL,
+    event_id         text,
+    department       text,
+    UNIQUE (source_topic, source_partition, source_offset, raw_sha256)
+);
+CREATE INDEX IF NOT EXISTS rejections_department ON ledger.rejections (department, received_at);
+
+-- How far each outbox relay has published (journal, rejections).
+CREATE TABLE IF NOT EXISTS ledger.relay_cursors (
+    name     text   PRIMARY KEY,
+    position bigint NOT NULL
+);

@@ -1,0 +1,182 @@
+"""Adapter: the ledger's PostgreSQL event store (schema ``ledger``). All SQL lives here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from services.ledger.ingest import Decision
+
+APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ledger.append'))"
+
+
+class ConcurrencyConflict(Exception):
+    """A stream changed under us: its stored version is not the one the decision was based on."""
+
+
+async def lock_appends(conn: asyncpg.Connection) -> None:
+    # One appender at a time, held until commit. Positions (bigserial) are therefore
+    # committed in the order they are drawn, so "position > last seen" never skips an
+    # event that commits late; and two ledger instances never decide on the same stream
+    # state concurrently. The stream versions below stay as a second, independent guard.
+    await conn.execute(APPEND_LOCK)
+
+
+async def known_hashes(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, bytes]:
+    if not event_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT event_id, content_hash FROM ledger.events WHERE event_id = ANY($1::text[])",
+        event_ids,
+    )
+    return {row["event_id"]: bytes(row["content_hash"]) for row in rows}
+
+
+async def disbursements(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Accepted Disbursed events by id, as the journal context of a reversal describes them."""
+    if not event_ids:
+        return {}
+    rows = await conn.fetch(
+        """
+        SELECT event_id, department, payload->'data' AS data FROM ledger.events
+        WHERE event_id = ANY($1::text[]) AND event_type = 'Disbursed'
+        """,
+        event_ids,
+    )
+    found = {}
+    for row in rows:
+        data = json.loads(row["data"])
+        found[row["event_id"]] = {
+            "line_id": data["line_id"],
+            "amount": data["amount"],
+            "economic_class": data["economic_class"],
+            "spending_department": data.get("spending_department") or row["department"],
+        }
+    return found
+
+
+async def load_streams(
+    conn: asyncpg.Connection, stream_ids: Iterable[str]
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    ids = list(stream_ids)
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT stream_id, version, state FROM ledger.streams WHERE stream_id = ANY($1::text[])",
+        ids,
+    )
+    return {row["stream_id"]: (row["version"], json.loads(row["state"])) for row in rows}
+
+
+_EVENT_COLUMNS = [
+    "event_id",
+    "content_hash",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "department",
+    "fiscal_year",
+    "occurred_at",
+    "payload",
+    "context",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+]
+
+
+async def append(conn: asyncpg.Connection, decision: Decision) -> None:
+    """Write a batch's decision; the caller's transaction holds the append lock."""
+    if decision.accepted:
+        await conn.copy_records_to_table(
+            "events",
+            schema_name="ledger",
+            columns=_EVENT_COLUMNS,
+            records=[
+                (
+                    a.event.event_id,
+                    a.content_hash,
+                    a.stream_id,
+                    a.stream_version,
+                    a.event.event_type,  # type: ignore[attr-defined]
+                    a.event.department,
+                    a.event.fiscal_year,
+                    a.event.occurred_at,
+                    a.payload,
+                    json.dumps(a.context),
+                    a.record.topic,
+                    a.record.partition,
+                    a.record.offset,
+                )
+                for a in decision.accepted
+            ],
+        )
+        await _save_streams(conn, decision)
+    if decision.refused:
+        await conn.executemany(
+            """
+            INSERT INTO ledger.rejections (source_topic, source_partition, source_offset, raw,
+                raw_sha256, reason, field, message, event_id, department)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (source_topic, source_partition, source_offset, raw_sha256) DO NOTHING
+            """,
+            [
+                (
+                    r.record.topic,
+                    r.record.partition,
+                    r.record.offset,
+                    r.record.value or b"",
+                    hashlib.sha256(r.record.value or b"").digest(),
+                    r.reason,
+                    r.field,
+                    r.message,
+                    r.event_id,
+                    r.department,
+                )
+                for r in decision.refused
+            ],
+        )
+    if decision.accepted or decision.refused:
+        # wakes the relays once this transaction commits
+        await conn.execute("SELECT pg_notify('ledger_appended', '')")
+
+
+async def _save_streams(conn: asyncpg.Connection, decision: Decision) -> None:
+    changed = [
+        (sid, agg.version, json.dumps(agg.state()), decision.expected_versions[sid])
+        for sid, agg in decision.aggregates.items()
+        if agg.version != decision.expected_versions[sid]
+    ]
+    created = [(sid, v, s) for sid, v, s, expected in changed if expected == 0]
+    updated = [row for row in changed if row[3] != 0]
+    if created:
+        # a concurrent creator would make this fail with a unique violation: the batch is retried
+        await conn.execute(
+            """
+            INSERT INTO ledger.streams (stream_id, version, state)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[])
+            """,
+            [c[0] for c in created],
+            [c[1] for c in created],
+            [c[2] for c in created],
+        )
+    if updated:
+        status = await conn.execute(
+            """
+            UPDATE ledger.streams s SET version = u.version, state = u.state
+            FROM unnest($1::text[], $2::int[], $3::jsonb[], $4::int[])
+                AS u(stream_id, version, state, expected)
+            WHERE s.stream_id = u.stream_id AND s.version = u.expected
+            """,
+            [u[0] for u in updated],
+            [u[1] for u in updated],
+            [u[2] for u in updated],
+            [u[3] for u in updated],
+        )
+        if int(status.split()[-1]) != len(updated):
+            raise ConcurrencyConflict(f"{len(updated)} streams expected, {status}")

@@ -1,0 +1,3 @@
+from services.performance.app import main
+
+main()

@@ -1,0 +1,203 @@
+"""Pure projection logic: fold journal entries into the deltas of one batch.
+
+A ``BatchProjection`` starts from the case rows the batch touches (loaded by the
+caller), applies each journal entry with an ``on_<EventType>`` method, and leaves
+additive daily deltas and upserted rows for store.py to write in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LINE_MEASURES = (
+    "initial_budget",
+    "adjusted_budget",
+    "arrived",
+    "transferred",
+    "spent",
+    "procurement_planned",
+    "contracted",
+)
+CASE_COUNTS = (
+    "reported",
+    "accepted",
+    "filed",
+    "dispatched",
+    "disposed",
+    "closed",
+    "advance_disposals",
+)
+CASE_DIMENSIONS = ("channel", "category", "kind")
+# stage event -> (case column holding its time, count it increments)
+CASE_STAGE_COLUMNS = {
+    "CaseReported": ("reported_at", "reported"),
+    "CaseAccepted": ("accepted_at", "accepted"),
+    "CaseFiled": ("filed_at", "filed"),
+    "CaseDispatched": ("dispatched_at", "dispatched"),
+    "CaseDisposed": ("disposed_at", "disposed"),
+    "CaseClosed": ("closed_at", "closed"),
+}
+CASE_COLUMNS = (
+    "department",
+    "case_id",
+    "channel",
+    "category",
+    "kind",
+    "advance_disposal",
+    "reported_at",
+    "accepted_at",
+    "filed_at",
+    "deadline_at",
+    "dispatched_at",
+    "assignee",
+    "disposed_at",
+    "closed_at",
+)
+
+
+@dataclass
+class BatchProjection:
+    timezone: ZoneInfo
+    cases: dict[tuple[str, str], dict[str, Any]]
+    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    line_daily: defaultdict[tuple[str, date], dict[str, Decimal]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(LINE_MEASURES, Decimal(0)))
+    )
+    spending_daily: defaultdict[tuple[str, date, str, str], Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
+    case_daily: defaultdict[tuple[str, int, str, str, date], dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_COUNTS, 0))
+    )
+    touched_cases: set[tuple[str, str]] = field(default_factory=set)
+
+    def apply(self, entry: dict[str, Any]) -> None:
+        event = entry["event"]
+        handler = getattr(self, "on_" + event["event_type"], None)
+        if handler is not None:  # targets and outputs are not projected yet
+            handler(event, entry.get("context") or {})
+
+    def day_of(self, event: dict[str, Any]) -> date:
+        return datetime.fromisoformat(event["occurred_at"]).astimezone(self.timezone).date()
+
+    # --- budget --------------------------------------------------------------------------------
+
+    def _line(self, event: dict[str, Any], line_id: str, **measures: Decimal) -> None:
+        bucket = self.line_daily[(line_id, self.day_of(event))]
+        for name, amount in measures.items():
+            bucket[name] += amount
+
+    def on_DepartmentRegistered(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]
+        self.departments[event["department"]] = {
+            "code": event["department"],
+            "name": data["name"],
+            "parent": data.get("parent"),
+            "headcount_authorised": data.get("headcount_authorised"),
+            "headcount_actual": data.get("headcount_actual"),
+        }
+
+    def on_BudgetAuthorised(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]
+        self.lines.setdefault(
+            data["line_id"],
+            {
+                "line_id": data["line_id"],
+                "department": event["department"],
+                "fiscal_year": event["fiscal_year"],
+                "title": data["title"],
+                "category": data["category"],
+                "funding_source": data.get("funding_source", "appropriation"),
+                "sangong": data.get("sangong"),
+            },
+        )
+        amount = Decimal(data["amount"])
+        self._line(event, data["line_id"], initial_budget=amount, adjusted_budget=amount)
+
+    def on_BudgetAdjusted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._line(event, event["data"]["line_id"], adjusted_budget=Decimal(event["data"]["amount"]))
+
+    def on_FundsArrived(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._line(event, event["data"]["line_id"], arrived=Decimal(event["data"]["amount"]))
+
+    def on_FundsTransferred(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._line(event, event["data"]["line_id"], transferred=Decimal(event["data"]["amount"]))
+
+    def _spend(self, event: dict[str, Any], disbursement: dict[str, Any], sign: int) -> None:
+        amount = Decimal(disbursement["amount"]) * sign
+        line_id = disbursement["line_id"]
+        self._line(event, line_id, spent=amount)
+        spender = disbursement.get("spending_department") or event["department"]
+        key = (line_id, self.day_of(event), disbursement["economic_class"], spender)
+        self.spending_daily[key] += amount
+
+    def on_Disbursed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._spend(event, event["data"], +1)
+
+    def on_DisbursementReversed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        # the ledger attaches the reversed disbursement; the reversal counts on its own date
+        self._spend(event, context["reversed"], -1)
+
+    def on_ProcurementPlanned(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]
+        self._line(event, data["line_id"], procurement_planned=Decimal(data["amount"]))
+
+    def on_ContractAwarded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._line(event, context["line_id"], contracted=Decimal(event["data"]["amount"]))
+
+    # --- cases ---------------------------------------------------------------------------------
+
+    def _stage(self, event: dict[str, Any]) -> dict[str, Any]:
+        key = (event["department"], event["data"]["case_id"])
+        case = self.cases[key]  # the ledger accepts no stage before CaseReported
+        column, count = CASE_STAGE_COLUMNS[event["event_type"]]
+        first_time = case[column] is None  # a re-dispatch does not count the case again
+        case[column] = datetime.fromisoformat(event["occurred_at"])
+        self.touched_cases.add(key)
+        if first_time:
+            self._count(event, case, count)
+            if count == "reported" and case["advance_disposal"]:
+                self._count(event, case, "advance_disposals")
+        return case
+
+    def _count(self, event: dict[str, Any], case: dict[str, Any], count: str) -> None:
+        day = self.day_of(event)
+        for dimension in CASE_DIMENSIONS:
+            key = (event["department"], event["fiscal_year"], dimension, case[dimension], day)
+            self.case_daily[key][count] += 1
+
+    def on_CaseReported(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]
+        self.cases[(event["department"], data["case_id"])] = {
+            **dict.fromkeys(CASE_COLUMNS),
+            "department": event["department"],
+            "case_id": data["case_id"],
+            "channel": data["channel"],
+            "category": data["category"],
+            "kind": data["kind"],
+            "advance_disposal": bool(data.get("advance_disposal")),
+        }
+        self._stage(event)
+
+    def on_CaseAccepted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._stage(event)
+
+    def on_CaseFiled(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._stage(event)["deadline_at"] = datetime.fromisoformat(
+            event["data"]["deadline_at"]
+        )
+
+    def on_CaseDispatched(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._stage(event)["assignee"] = event["data"]["assignee"]
+
+    def on_CaseDisposed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._stage(event)
+
+    def on_CaseClosed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        self._stage(event)

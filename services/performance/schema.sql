@@ -1,0 +1,90 @@
+-- Performance projections (schema performance). Idempotent: applied at every start.
+-- Everything an "as of T" question needs is kept in daily buckets, so a query sums at
+-- most one row per day and dimension, whatever the number of events.
+CREATE SCHEMA IF NOT EXISTS performance;
+
+-- Last journal position applied per department, written in the same transaction as
+-- the projection rows it produced (exactly-once effect without Kafka transactions).
+CREATE TABLE IF NOT EXISTS performance.applied_positions (
+    department text   PRIMARY KEY,
+    position   bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS performance.departments (
+    code                 text PRIMARY KEY,
+    name                 text NOT NULL,
+    parent               text,
+    headcount_authorised integer,
+    headcount_actual     integer
+);
+
+CREATE TABLE IF NOT EXISTS performance.lines (
+    line_id        text    PRIMARY KEY,
+    department     text    NOT NULL,
+    fiscal_year    integer NOT NULL,
+    title          text    NOT NULL,
+    category       text    NOT NULL,
+    funding_source text    NOT NULL,
+    sangong        text
+);
+CREATE INDEX IF NOT EXISTS lines_department ON performance.lines (department, fiscal_year);
+
+-- Daily deltas per line (money exact: NUMERIC).
+CREATE TABLE IF NOT EXISTS performance.line_daily (
+    line_id             text    NOT NULL,
+    day                 date    NOT NULL,
+    initial_budget      numeric NOT NULL DEFAULT 0,
+    adjusted_budget     numeric NOT NULL DEFAULT 0,
+    arrived             numeric NOT NULL DEFAULT 0,
+    transferred         numeric NOT NULL DEFAULT 0,
+    spent               numeric NOT NULL DEFAULT 0,
+    procurement_planned numeric NOT NULL DEFAULT 0,
+    contracted          numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (line_id, day)
+);
+
+CREATE TABLE IF NOT EXISTS performance.line_spending_daily (
+    line_id             text    NOT NULL,
+    day                 date    NOT NULL,
+    economic_class      text    NOT NULL,
+    spending_department text    NOT NULL,
+    spent               numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (line_id, day, economic_class, spending_department)
+);
+
+-- One row per case with the time of each stage (what due / on-time questions need).
+CREATE TABLE IF NOT EXISTS performance.cases (
+    department       text    NOT NULL,
+    case_id          text    NOT NULL,
+    channel          text    NOT NULL,
+    category         text    NOT NULL,
+    kind             text    NOT NULL,
+    advance_disposal boolean NOT NULL,
+    reported_at      timestamptz,
+    accepted_at      timestamptz,
+    filed_at         timestamptz,
+    deadline_at      timestamptz,
+    dispatched_at    timestamptz,
+    assignee         text,
+    disposed_at      timestamptz,
+    closed_at        timestamptz,
+    PRIMARY KEY (department, case_id)
+);
+
+-- Daily case counts per dimension ('channel', 'category', 'kind'); totals are the sum
+-- over one dimension, since every case has exactly one value of each.
+CREATE TABLE IF NOT EXISTS performance.case_daily (
+    department        text    NOT NULL,
+    fiscal_year       integer NOT NULL,
+    dimension         text    NOT NULL,
+    value             text    NOT NULL,
+    day               date    NOT NULL,
+    reported          integer NOT NULL DEFAULT 0,
+    accepted          integer NOT NULL DEFAULT 0,
+    filed             integer NOT NULL DEFAULT 0,
+    dispatched        integer NOT NULL DEFAULT 0,
+    disposed          integer NOT NULL DEFAULT 0,
+    closed            integer NOT NULL DEFAULT 0,
+    advance_disposals integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (department, fiscal_year, dimension, value, day)
+);

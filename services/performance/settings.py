@@ -1,0 +1,10 @@
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class PerformanceSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    performance_group_id: str = "performance"
+    performance_batch_size: int = 5000

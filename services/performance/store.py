@@ -1,0 +1,156 @@
+"""Adapter: the performance projections in PostgreSQL (schema ``performance``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.performance.projector import (
+    CASE_COLUMNS,
+    CASE_COUNTS,
+    LINE_MEASURES,
+    BatchProjection,
+)
+
+
+def _columns(names: Sequence[str], types: Sequence[str]) -> tuple[str, str]:
+    """(column list, unnest(...) argument list) for a bulk upsert."""
+    args = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
+    return ", ".join(names), args
+
+
+async def apply_entries(
+    pool: asyncpg.Pool, entries: Sequence[dict[str, Any]], timezone: ZoneInfo
+) -> int:
+    """Apply journal entries not applied yet, in one transaction; returns how many were new."""
+    async with pool.acquire() as conn, conn.transaction():
+        departments = sorted({e["event"]["department"] for e in entries})
+        # Row locks on the departments' positions: two consumers (e.g. during a
+        # rebalance) never apply the same department's entries concurrently.
+        await conn.executemany(
+            "INSERT INTO performance.applied_positions VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            [(d,) for d in departments],
+        )
+        rows = await conn.fetch(
+            """SELECT department, position FROM performance.applied_positions
+               WHERE department = ANY($1::text[]) ORDER BY department FOR UPDATE""",
+            departments,
+        )
+        applied = {row["department"]: row["position"] for row in rows}
+        fresh = []
+        for entry in entries:
+            department = entry["event"]["department"]
+            if entry["position"] > applied[department]:
+                fresh.append(entry)
+                applied[department] = entry["position"]
+        if not fresh:
+            return 0
+        projection = BatchProjection(timezone, await _load_cases(conn, fresh))
+        for entry in fresh:
+            projection.apply(entry)
+        await _write(conn, projection)
+        await conn.execute(
+            """
+            UPDATE performance.applied_positions a SET position = u.position
+            FROM unnest($1::text[], $2::bigint[]) AS u(department, position)
+            WHERE a.department = u.department
+            """,
+            list(applied),
+            list(applied.values()),
+        )
+        return len(fresh)
+
+
+async def _load_cases(
+    conn: asyncpg.Connection, entries: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    keys = {
+        (e["event"]["department"], e["event"]["data"]["case_id"])
+        for e in entries
+        if e["event"]["event_type"].startswith("Case") and e["event"]["event_type"] != "CaseReported"
+    }
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        f"""
+        SELECT {", ".join(CASE_COLUMNS)} FROM performance.cases
+        WHERE (department, case_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(row["department"], row["case_id"]): dict(row) for row in rows}
+
+
+async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
+    if p.departments:
+        await conn.executemany(
+            """
+            INSERT INTO performance.departments VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent,
+                headcount_authorised = excluded.headcount_authorised,
+                headcount_actual = excluded.headcount_actual
+            """,
+            [tuple(d.values()) for d in p.departments.values()],
+        )
+    if p.lines:
+        await conn.executemany(
+            """
+            INSERT INTO performance.lines VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (line_id) DO NOTHING
+            """,
+            [tuple(line.values()) for line in p.lines.values()],
+        )
+    if p.line_daily:
+        names, args = _columns(("line_id", "day", *LINE_MEASURES), ("text", "date") + ("numeric",) * 7)
+        await conn.execute(
+            f"""
+            INSERT INTO performance.line_daily ({names}) SELECT * FROM unnest({args})
+            ON CONFLICT (line_id, day) DO UPDATE SET
+            {", ".join(f"{m} = line_daily.{m} + excluded.{m}" for m in LINE_MEASURES)}
+            """,
+            [k[0] for k in p.line_daily],
+            [k[1] for k in p.line_daily],
+            *([v[m] for v in p.line_daily.values()] for m in LINE_MEASURES),
+        )
+    if p.spending_daily:
+        await conn.execute(
+            """
+            INSERT INTO performance.line_spending_daily
+            SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::numeric[])
+            ON CONFLICT (line_id, day, economic_class, spending_department)
+            DO UPDATE SET spent = line_spending_daily.spent + excluded.spent
+            """,
+            *(list(column) for column in zip(*p.spending_daily, strict=True)),
+            list(p.spending_daily.values()),
+        )
+    if p.touched_cases:
+        types = ["text"] * 5 + ["boolean"] + ["timestamptz"] * 5 + ["text"] + ["timestamptz"] * 2
+        names, args = _columns(CASE_COLUMNS, types)
+        touched = [p.cases[key] for key in p.touched_cases]
+        await conn.execute(
+            f"""
+            INSERT INTO performance.cases ({names}) SELECT * FROM unnest({args})
+            ON CONFLICT (department, case_id) DO UPDATE SET
+            {", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[2:])}
+            """,
+            *([case[c] for case in touched] for c in CASE_COLUMNS),
+        )
+    if p.case_daily:
+        names, args = _columns(
+            ("department", "fiscal_year", "dimension", "value", "day", *CASE_COUNTS),
+            ("text", "int", "text", "text", "date") + ("int",) * len(CASE_COUNTS),
+        )
+        await conn.execute(
+            f"""
+            INSERT INTO performance.case_daily ({names}) SELECT * FROM unnest({args})
+            ON CONFLICT (department, fiscal_year, dimension, value, day) DO UPDATE SET
+            {", ".join(f"{c} = case_daily.{c} + excluded.{c}" for c in CASE_COUNTS)}
+            """,
+            *(list(column) for column in zip(*p.case_daily, strict=True)),
+            *([v[c] for v in p.case_daily.values()] for c in CASE_COUNTS),
+        )
+
