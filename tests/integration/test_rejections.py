@@ -1,0 +1,100 @@
+"""Bad input through real Kafka and PostgreSQL: rejected with reasons, nothing counted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from demo import guandu2017 as demo
+from tests.conftest import KafkaTarget
+from tests.helpers import Stack, fetch
+
+pytestmark = pytest.mark.integration
+
+LINE_QUERY = """
+query($line: String!) {
+  lineEvaluation(lineId: $line) {
+    adjustedBudget arrived transferred spent balance arrivalRate executionRate spentOfArrivedRate
+    byEconomicClass { economicClass spent share }
+  }
+  departmentEvaluation(department: "GD-CGJ", fiscalYear: 2017) {
+    budget { spent arrived byCategory { category spent share } }
+  }
+}
+"""
+
+
+async def read_rejections(kafka: KafkaTarget, expected: int, timeout: float = 60) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        kafka.topics.ledger_rejected, bootstrap_servers=kafka.bootstrap,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and len(found) < expected:
+            batch = await consumer.getmany(timeout_ms=1000)
+            found += [json.loads(r.value) for records in batch.values() for r in records]
+        await asyncio.sleep(1)  # anything beyond the expected would show up now
+        batch = await consumer.getmany(timeout_ms=1000)
+        found += [json.loads(r.value) for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_bad_events_are_rejected_and_change_nothing(
+    database: str, kafka: KafkaTarget, tmp_path: Path
+) -> None:
+    stack = Stack(database, kafka, tmp_path)
+    await stack.start_all()
+    try:
+        budget = list(demo.budget_events())
+        await stack.settle(await stack.publish(("budget", e) for e in budget))
+        before = await stack.query(LINE_QUERY, line=demo.ZHGD_LINE)
+        stored_before = await fetch(database, "SELECT count(*) AS n FROM ledger.events")
+
+        template = next(e for e in budget if e["event_type"] == "Disbursed"
+                        and e["data"]["line_id"] == demo.ZHGD_LINE)
+        float_amount = {**template, "event_id": "bad-float",
+                        "data": {**template["data"], "amount": 1000.5}}
+        overspend = {**template, "event_id": "bad-overspend",
+                     "data": {**template["data"], "amount": "30000000.00"}}
+        malformed = b'{"event_id": "bad-json", "event_type": "Disbursed", '
+        bad = [json.dumps(float_amount).encode(), json.dumps(overspend).encode(), malformed]
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+        await producer.start()
+        offsets = {}
+        try:
+            for value in [*bad, json.dumps(template, ensure_ascii=False).encode()]:  # + duplicate
+                meta = await producer.send_and_wait(kafka.topics.budget_events, value=value,
+                                                    key=demo.BUREAU.encode())
+                offsets[(meta.topic, meta.partition)] = meta.offset
+        finally:
+            await producer.stop()
+        await stack.settle(offsets)
+
+        rejections = await read_rejections(kafka, expected=3)
+        assert sorted(r["reason"] for r in rejections) == [
+            "amount_must_be_string", "disbursement_exceeds_arrived", "invalid_json"
+        ]
+        assert {base64.b64decode(r["original_b64"]) for r in rejections} == set(bad)
+        by_reason = {r["reason"]: r for r in rejections}
+        assert by_reason["amount_must_be_string"]["field"] == "data.amount"
+        assert by_reason["disbursement_exceeds_arrived"]["event_id"] == "bad-overspend"
+        assert all(r["source_topic"] == kafka.topics.budget_events for r in rejections)
+
+        assert await fetch(database, "SELECT count(*) AS n FROM ledger.events") == stored_before
+        assert await stack.query(LINE_QUERY, line=demo.ZHGD_LINE) == before
+        stored = await fetch(database, "SELECT count(*) AS n FROM ledger.rejections")
+        assert stored == [{"n": 3}]
+    finally:
+        stack.stop()

@@ -1,0 +1,153 @@
+"""The ledger's rules (domain + decide), without I/O: one batch decided in memory."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+from typing import Any
+
+from services.ledger.ingest import Decision, InboundRecord, decide, parse
+
+TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
+_offsets = count()
+
+
+def record(event_type: str, data: dict[str, Any], event_id: str | None = None,
+           department: str = "D1", topic: str = "budget.events") -> InboundRecord:
+    event = {
+        "event_id": event_id or f"e{next(_offsets)}",
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": "2017-05-01T10:00:00+08:00",
+        "department": department,
+        "fiscal_year": 2017,
+        "source": "test",
+        "data": data,
+    }
+    return InboundRecord(topic, 0, next(_offsets), json.dumps(event).encode())
+
+
+def run(*records: InboundRecord) -> Decision:
+    return decide([parse(r, TOPICS) for r in records], {}, {}, {})
+
+
+def reasons(decision: Decision) -> list[str]:
+    return [r.reason for r in decision.refused]
+
+
+def authorise(amount: str = "1000.00", line: str = "L1", **extra: Any) -> InboundRecord:
+    return record("BudgetAuthorised", {"line_id": line, "title": "t", "category": "project",
+                                       "amount": amount, **extra})
+
+
+def test_spending_needs_arrived_funds() -> None:
+    decision = run(
+        authorise(),
+        record("FundsArrived", {"line_id": "L1", "amount": "400.00"}),
+        record("Disbursed", {"line_id": "L1", "amount": "400.01", "economic_class": "301"}),
+        record("Disbursed", {"line_id": "L1", "amount": "400.00", "economic_class": "301"}),
+        record("FundsArrived", {"line_id": "L1", "amount": "600.01"}),
+        record("FundsTransferred", {"line_id": "L1", "to_department": "D2", "amount": "400.01"}),
+    )
+    assert reasons(decision) == [
+        "disbursement_exceeds_arrived", "arrival_exceeds_budget", "transfer_exceeds_arrived"
+    ]
+    assert len(decision.accepted) == 3
+    assert decision.refused[0].field == "data.amount"
+
+
+def test_adjustments_keep_the_budget_above_zero_and_arrived() -> None:
+    decision = run(
+        authorise("100.00"),
+        record("FundsArrived", {"line_id": "L1", "amount": "80.00"}),
+        record("BudgetAdjusted", {"line_id": "L1", "amount": "-30.00", "reason": "调减"}),
+        record("BudgetAdjusted", {"line_id": "L1", "amount": "-20.00", "reason": "调减"}),
+        record("BudgetAdjusted", {"line_id": "L1", "amount": "50.00", "reason": "追加"}),
+        record("BudgetAdjusted", {"line_id": "L1", "amount": "-200.00", "reason": "调减"}),
+    )
+    assert reasons(decision) == ["adjusted_below_arrived", "adjusted_below_zero"]
+
+
+def test_line_belongs_to_one_department_and_category() -> None:
+    decision = run(
+        authorise(),
+        record("FundsArrived", {"line_id": "L1", "amount": "1.00"}, department="D2"),
+        authorise("5.00", category="basic"),
+        record("FundsArrived", {"line_id": "nope", "amount": "1.00"}),
+    )
+    assert reasons(decision) == [
+        "line_department_mismatch", "line_category_mismatch", "unknown_budget_line"
+    ]
+
+
+def test_a_disbursement_is_reversed_once() -> None:
+    decision = run(
+        authorise(),
+        record("FundsArrived", {"line_id": "L1", "amount": "100.00"}),
+        record("Disbursed", {"line_id": "L1", "amount": "60.00", "economic_class": "302"},
+               event_id="pay-1"),
+        record("DisbursementReversed", {"reverses": "pay-1", "reason": "wrong payee"}),
+        record("DisbursementReversed", {"reverses": "pay-1", "reason": "again"}),
+        record("DisbursementReversed", {"reverses": "pay-404", "reason": "?"}),
+        record("Disbursed", {"line_id": "L1", "amount": "100.00", "economic_class": "302"}),
+    )
+    assert reasons(decision) == ["disbursement_already_reversed", "unknown_disbursement"]
+    reversal = decision.accepted[3]
+    assert reversal.context["reversed"]["amount"] == "60.00"
+    assert reversal.stream_id == "line:L1"
+
+
+def test_same_event_id_is_a_no_op_or_a_conflict() -> None:
+    first = authorise(line="L9")
+    again = InboundRecord(first.topic, 0, 999, first.value)
+    body = json.loads(first.value)
+    body["data"]["amount"] = "2.00"
+    conflicting = InboundRecord(first.topic, 0, 1000, json.dumps(body).encode())
+    decision = run(first, again, conflicting)
+    assert len(decision.accepted) == 1 and decision.duplicates == 1
+    assert reasons(decision) == ["duplicate_event_id_conflict"]
+
+
+def test_case_stages_only_move_forward() -> None:
+    def case(event_type: str, **data: Any) -> InboundRecord:
+        return record(event_type, {"case_id": "C1", **data}, topic="case.events")
+
+    decision = run(
+        case("CaseAccepted"),
+        case("CaseReported", channel="video", category="占道经营", kind="event"),
+        case("CaseAccepted"),
+        case("CaseDispatched", assignee="STREET-1"),
+        case("CaseDispatched", assignee="STREET-2"),  # 改派 before disposal is allowed
+        case("CaseDisposed"),
+        case("CaseDispatched", assignee="STREET-3"),
+        case("CaseAccepted"),
+        case("CaseClosed"),
+        case("CaseClosed"),
+    )
+    assert reasons(decision) == [
+        "unknown_case", "case_stage_out_of_order", "case_stage_out_of_order",
+        "case_stage_out_of_order",
+    ]
+    assert [a.stream_version for a in decision.accepted] == [1, 2, 3, 4, 5, 6]
+
+
+def test_events_must_come_on_their_topic() -> None:
+    decision = run(record("CaseReported", {"case_id": "C1", "channel": "video",
+                                           "category": "x", "kind": "event"}))
+    assert reasons(decision) == ["wrong_topic"]
+
+
+def test_procurement_contracts_stay_within_plan() -> None:
+    def proc(event_type: str, **data: Any) -> InboundRecord:
+        return record(event_type, data, topic="procurement.events")
+
+    decision = run(
+        authorise(),
+        proc("ContractAwarded", procurement_id="P1", contract_id="K0", supplier="s", amount="1.00"),
+        proc("ProcurementPlanned", procurement_id="P1", line_id="L1", amount="500.00",
+             method="open_tender"),
+        proc("ContractAwarded", procurement_id="P1", contract_id="K1", supplier="s", amount="300.00"),
+        proc("ContractAwarded", procurement_id="P1", contract_id="K2", supplier="s", amount="200.01"),
+    )
+    assert reasons(decision) == ["unknown_procurement", "contract_exceeds_planned"]
+    assert decision.accepted[-1].context == {"line_id": "L1"}
