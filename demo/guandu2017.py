@@ -110,15 +110,41 @@ def budget_events() -> Iterator[dict[str, Any]]:
 
     registered = _at(1, 3, 9)
     # "核定事业编制8名(现实有人员10人,超编2人)"
-    yield ev("dep-grid", "DepartmentRegistered", registered, GRID,
-             name="昆明市网格化监督指挥中心官渡分中心", headcount_authorised=8, headcount_actual=10)
+    yield ev(
+        "dep-grid",
+        "DepartmentRegistered",
+        registered,
+        GRID,
+        name="昆明市网格化监督指挥中心官渡分中心",
+        headcount_authorised=8,
+        headcount_actual=10,
+    )
     # "人员编制数13人 ... 实有在职人数为13人"
-    yield ev("dep-cgj", "DepartmentRegistered", registered, BUREAU,
-             name="官渡区城市管理综合行政执法局", headcount_authorised=13, headcount_actual=13)
-    yield ev("dep-sgb", "DepartmentRegistered", registered, DIGITAL_OFFICE,
-             name="官渡区数字化城市管理办公室", parent=BUREAU)
-    yield ev("dep-zfdd", "DepartmentRegistered", registered, ENFORCEMENT_TEAM,
-             name="官渡区综合行政执法大队", parent=BUREAU)
+    yield ev(
+        "dep-cgj",
+        "DepartmentRegistered",
+        registered,
+        BUREAU,
+        name="官渡区城市管理综合行政执法局",
+        headcount_authorised=13,
+        headcount_actual=13,
+    )
+    yield ev(
+        "dep-sgb",
+        "DepartmentRegistered",
+        registered,
+        DIGITAL_OFFICE,
+        name="官渡区数字化城市管理办公室",
+        parent=BUREAU,
+    )
+    yield ev(
+        "dep-zfdd",
+        "DepartmentRegistered",
+        registered,
+        ENFORCEMENT_TEAM,
+        name="官渡区综合行政执法大队",
+        parent=BUREAU,
+    )
 
     # The centre: "基本支出数为128.93万元, 占总支出的30.51%", "项目支出数为293.67万元,
     # 占总支出的69.49%", "基本支出预算执行率100%, 项目支出预算执行率100%".
@@ -137,16 +163,37 @@ def budget_events() -> Iterator[dict[str, Any]]:
         (PROJECT_LINE_GRID, "网格化监督指挥中心项目支出", "project", project_classes),
     ):
         total = sum(classes.values(), Decimal(0))
-        yield ev(f"{line_id}-auth", "BudgetAuthorised", _at(1, 10), GRID, line_id=line_id,
-                 title=title, category=category, amount=_money(total))
+        yield ev(
+            f"{line_id}-auth",
+            "BudgetAuthorised",
+            _at(1, 10),
+            GRID,
+            line_id=line_id,
+            title=title,
+            category=category,
+            amount=_money(total),
+        )
         months = range(1, 13)
         per_class = {c: _monthly(a, months) for c, a in classes.items()}
         for i, (month, arrived) in enumerate(zip(months, _monthly(total, months), strict=True)):
-            yield ev(f"{line_id}-arr-{month:02d}", "FundsArrived", _at(month, 5), GRID,
-                     line_id=line_id, amount=_money(arrived))
+            yield ev(
+                f"{line_id}-arr-{month:02d}",
+                "FundsArrived",
+                _at(month, 5),
+                GRID,
+                line_id=line_id,
+                amount=_money(arrived),
+            )
             for econ, parts in per_class.items():
-                yield ev(f"{line_id}-pay-{month:02d}-{econ}", "Disbursed", _at(month, 20), GRID,
-                         line_id=line_id, amount=_money(parts[i]), economic_class=econ)
+                yield ev(
+                    f"{line_id}-pay-{month:02d}-{econ}",
+                    "Disbursed",
+                    _at(month, 20),
+                    GRID,
+                    line_id=line_id,
+                    amount=_money(parts[i]),
+                    economic_class=econ,
+                )
 
     # The project "智慧官渡—网格化运行": "安排预算资金3689.01万元, 其中政府采购994.75万元";
     # "截止2017年8月31日 ... 收到 ... 额度26942600.00元, 资金到位率73.03%";
@@ -155,13 +202,30 @@ def budget_events() -> Iterator[dict[str, Any]]:
     # The dates and instalments of arrivals, transfers and payments are invented; which unit
     # paid what is not in the report (wages and insurance: the enforcement team, which
     # employs the supervisors; information fees: the digital office).
-    yield ev("zhgd-auth", "BudgetAuthorised", _at(4, 20), BUREAU, line_id=ZHGD_LINE,
-             title="官渡区智慧官渡—网格化运行", category="project", amount="36890100.00",
-             procurement_amount="9947500.00", document="官办通[2016]71号; 公文处理笺105号")
-    arrivals = [(5, 10, "8000000.00"), (6, 12, "9000000.00"), (7, 14, "5000000.00"),
-                (8, 16, "4942600.00")]
-    transfers = [(5, 12, DIGITAL_OFFICE, "5000000.00"), (6, 15, ENFORCEMENT_TEAM, "8000000.00"),
-                 (7, 20, DIGITAL_OFFICE, "4297200.00"), (8, 25, ENFORCEMENT_TEAM, "9645400.00")]
+    yield ev(
+        "zhgd-auth",
+        "BudgetAuthorised",
+        _at(4, 20),
+        BUREAU,
+        line_id=ZHGD_LINE,
+        title="官渡区智慧官渡—网格化运行",
+        category="project",
+        amount="36890100.00",
+        procurement_amount="9947500.00",
+        document="官办通[2016]71号; 公文处理笺105号",
+    )
+    arrivals = [
+        (5, 10, "8000000.00"),
+        (6, 12, "9000000.00"),
+        (7, 14, "5000000.00"),
+        (8, 16, "4942600.00"),
+    ]
+    transfers = [
+        (5, 12, DIGITAL_OFFICE, "5000000.00"),
+        (6, 15, ENFORCEMENT_TEAM, "8000000.00"),
+        (7, 20, DIGITAL_OFFICE, "4297200.00"),
+        (8, 25, ENFORCEMENT_TEAM, "9645400.00"),
+    ]
     payments = [
         (6, 28, ENFORCEMENT_TEAM, "301", "1232896.37", "监督员、信息员工资 (6月)"),
         (6, 28, ENFORCEMENT_TEAM, "302", "15600.00", "意外伤害保险费"),
@@ -171,15 +235,51 @@ def budget_events() -> Iterator[dict[str, Any]]:
     ]
     dated: list[tuple[datetime, dict[str, Any]]] = []
     for n, (m, d, amount) in enumerate(arrivals):
-        dated.append((_at(m, d), ev(f"zhgd-arr-{n}", "FundsArrived", _at(m, d), BUREAU,
-                                    line_id=ZHGD_LINE, amount=amount)))
+        dated.append(
+            (
+                _at(m, d),
+                ev(
+                    f"zhgd-arr-{n}",
+                    "FundsArrived",
+                    _at(m, d),
+                    BUREAU,
+                    line_id=ZHGD_LINE,
+                    amount=amount,
+                ),
+            )
+        )
     for n, (m, d, unit, amount) in enumerate(transfers):
-        dated.append((_at(m, d), ev(f"zhgd-trf-{n}", "FundsTransferred", _at(m, d), BUREAU,
-                                    line_id=ZHGD_LINE, to_department=unit, amount=amount)))
+        dated.append(
+            (
+                _at(m, d),
+                ev(
+                    f"zhgd-trf-{n}",
+                    "FundsTransferred",
+                    _at(m, d),
+                    BUREAU,
+                    line_id=ZHGD_LINE,
+                    to_department=unit,
+                    amount=amount,
+                ),
+            )
+        )
     for n, (m, d, unit, econ, amount, purpose) in enumerate(payments):
-        dated.append((_at(m, d), ev(f"zhgd-pay-{n}", "Disbursed", _at(m, d), BUREAU,
-                                    line_id=ZHGD_LINE, amount=amount, economic_class=econ,
-                                    spending_department=unit, purpose=purpose)))
+        dated.append(
+            (
+                _at(m, d),
+                ev(
+                    f"zhgd-pay-{n}",
+                    "Disbursed",
+                    _at(m, d),
+                    BUREAU,
+                    line_id=ZHGD_LINE,
+                    amount=amount,
+                    economic_class=econ,
+                    spending_department=unit,
+                    purpose=purpose,
+                ),
+            )
+        )
     for _, event in sorted(dated, key=lambda pair: pair[0]):
         yield event
 
@@ -191,7 +291,6 @@ def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
     source = "city-management-platform"
     channels = [c for c, n in CHANNEL_CASES.items() for _ in range(n)]
     rng.shuffle(channels)
-    start = datetime(YEAR, 1, 1, tzinfo=TZ)
     year_end = datetime(YEAR + 1, 1, 1, tzinfo=TZ)
     month_starts = [datetime(YEAR, m, 1, tzinfo=TZ) for m in range(1, 13)] + [year_end]
     times = []
@@ -204,36 +303,48 @@ def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
     # advance disposals come from the supervisors' patrols
     patrol = [i for i, c in enumerate(channels) if c == "supervisor_patrol"]
     advance: dict[int, tuple[str, str]] = {}
-    for (kind, category, count), chosen in zip(
-        ADVANCE_DISPOSALS, _split(rng.sample(patrol, sum(n for *_, n in ADVANCE_DISPOSALS)),
-                                  [n for *_, n in ADVANCE_DISPOSALS]), strict=True
+    for (kind, category, _), chosen in zip(
+        ADVANCE_DISPOSALS,
+        _split(
+            rng.sample(patrol, sum(n for *_, n in ADVANCE_DISPOSALS)),
+            [n for *_, n in ADVANCE_DISPOSALS],
+        ),
+        strict=True,
     ):
         advance.update({i: (kind, category) for i in chosen})
     # Open cases: not from the public-complaint channel (all closed), not advance disposals,
     # mostly reported late in the year ("案件数量急剧增加 ... 部分案件积压").
     eligible = [i for i, c in enumerate(channels) if c != "public_hotline" and i not in advance]
-    keyed = sorted(eligible, key=lambda i: rng.random() ** (1 / (1 + 30 * (i / CASES_ACCEPTED) ** 4)))
-    still_open = set(keyed[-(CASES_ACCEPTED - CASES_CLOSED):])
+    keyed = sorted(
+        eligible, key=lambda i: rng.random() ** (1 / (1 + 30 * (i / CASES_ACCEPTED) ** 4))
+    )
+    still_open = set(keyed[-(CASES_ACCEPTED - CASES_CLOSED) :])
 
     for i, reported_at in enumerate(times):
         case_id = f"GD{YEAR}{i + 1:06d}"
         kind, category = advance.get(i) or rng.choice(CATEGORIES)
-        report: dict[str, Any] = {"case_id": case_id, "channel": channels[i],
-                                  "category": category, "kind": kind,
-                                  "grid": f"GD-G{rng.randrange(1, 90):03d}"}  # 89 grids
+        report: dict[str, Any] = {
+            "case_id": case_id,
+            "channel": channels[i],
+            "category": category,
+            "kind": kind,
+            "grid": f"GD-G{rng.randrange(1, 90):03d}",
+        }  # 89 grids
         if i in advance:
             report["advance_disposal"] = True
         eid = f"gd{YEAR}-case-{i + 1:06d}"
         yield _envelope(f"{eid}-reported", "CaseReported", reported_at, GRID, source, report)
         accepted_at = reported_at + timedelta(minutes=rng.randint(2, 45))
-        yield _envelope(f"{eid}-accepted", "CaseAccepted", accepted_at, GRID, source,
-                        {"case_id": case_id})
+        yield _envelope(
+            f"{eid}-accepted", "CaseAccepted", accepted_at, GRID, source, {"case_id": case_id}
+        )
         if i in still_open:
             continue
         hours = 0.5 if i in advance else rng.expovariate(1 / 40)
         closed_at = min(accepted_at + timedelta(hours=hours), year_end - timedelta(minutes=1))
-        yield _envelope(f"{eid}-closed", "CaseClosed", closed_at, GRID, source,
-                        {"case_id": case_id})
+        yield _envelope(
+            f"{eid}-closed", "CaseClosed", closed_at, GRID, source, {"case_id": case_id}
+        )
 
 
 def _split(items: list[int], sizes: list[int]) -> list[list[int]]:

@@ -18,7 +18,6 @@ from rich.progress import Progress
 from demo import guandu2017
 from services.common.settings import KafkaSettings, Topics
 
-
 Offsets = dict[tuple[str, int], int]
 
 

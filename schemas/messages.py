@@ -1,4 +1,5 @@
-"""Messages the ledger publishes: the journal (``ledger.journal``) and rejections (``ledger.rejected``)."""
+"""Messages the ledger publishes: the journal (``ledger.journal``) and rejections
+(``ledger.rejected``)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ class JournalEntry(BaseModel):
 
 
 class Rejection(BaseModel):
-    """An inbound record the ledger did not accept, with everything needed to fix and resubmit it."""
+    """An inbound record the ledger did not accept, with what is needed to fix and resubmit it."""
 
     model_config = ConfigDict(extra="forbid")
 
     rejection_id: int
-    reason: str = Field(description="Machine-readable reason code", examples=["amount_must_be_string"])
+    reason: str = Field(
+        description="Machine-readable reason code", examples=["amount_must_be_string"]
+    )
     field: str | None = Field(description="Dotted path of the offending field, when there is one")
     message: str = Field(description="What rule was broken, for a person")
     source_topic: str

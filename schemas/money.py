@@ -30,7 +30,7 @@ def _money(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise PydanticCustomError(
             "amount_must_be_string",
-            "money must be a JSON string such as \"1234.56\", not {kind}",
+            'money must be a JSON string such as "1234.56", not {kind}',
             {"kind": type(value).__name__},
         )
     if not _MONEY_RE.fullmatch(value):
@@ -123,7 +123,7 @@ Weight = Annotated[
 
 
 def rate(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
-    """A rate as the contract defines it: rounded half-up to 4 places, None on a zero denominator."""
+    """A rate as the contract defines it: half-up to 4 places, None on a zero denominator."""
     if not denominator:
         return None
     return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_QUANTUM, ROUND_HALF_UP)

@@ -33,16 +33,20 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@pytest.fixture
-async def database(pg_dsn: str) -> AsyncIterator[str]:
-    """A fresh, empty database; its DSN."""
+async def create_database(pg_dsn: str) -> str:
+    """A fresh, empty database on the server; its DSN."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(pg_dsn)
     try:
         await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
-    yield with_database(pg_dsn, name)
+    return with_database(pg_dsn, name)
+
+
+@pytest.fixture
+async def database(pg_dsn: str) -> str:
+    return await create_database(pg_dsn)
 
 
 @dataclass

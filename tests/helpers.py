@@ -40,8 +40,9 @@ class Stack:
     async def start_all(self) -> None:
         for name in ("ledger", "performance", "reporting"):
             self.start(name)
-        await wait_http(self.graphql_url.replace("/graphql", "/healthz"),
-                        process=self.processes["reporting"])
+        await wait_http(
+            self.graphql_url.replace("/graphql", "/healthz"), process=self.processes["reporting"]
+        )
 
     def stop(self) -> None:
         for process in self.processes.values():

@@ -28,7 +28,9 @@ def _as_text(value: object) -> str:
 
 
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 4) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
     assert pool is not None
     return pool
 

@@ -25,7 +25,10 @@ log = logging.getLogger("ledger")
 
 
 def build_app(settings: LedgerSettings) -> FastStream:
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="ledger")
+    # per-batch "Received"/"Processed" lines only at DEBUG
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id="ledger", log_level=logging.DEBUG
+    )
     topic_groups = settings.topics.inbound()
     resources: dict[str, object] = {}
 

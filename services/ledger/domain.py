@@ -63,7 +63,7 @@ class Aggregate:
 
     def record(self, event: Envelope, refs: References) -> dict[str, Any]:
         """Check the event against this aggregate's rules, apply it, return the journal context."""
-        handler = getattr(self, "on_" + event.event_type)  # type: ignore[attr-defined]
+        handler = getattr(self, "on_" + event.event_type)
         context: dict[str, Any] = handler(event, refs) or {}
         self.version += 1
         return context
@@ -364,7 +364,7 @@ class Case(Aggregate):
         if self.stage < 0 and new != 0:
             raise Rejected(
                 "unknown_case",
-                f"data.case_id: case {event.data.case_id!r} was never reported; "  # type: ignore[attr-defined]
+                f"data.case_id: case {event.data.case_id!r} was never reported; "
                 "its first stage must be CaseReported",
                 "data.case_id",
             )

@@ -89,12 +89,12 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     except (ValueError, RecursionError) as error:  # pathological input the parser gives up on
         return Refused(record, "invalid_json", None, f"unreadable JSON: {error}"[:500])
     expected_group = topic_groups.get(record.topic)
-    if TOPIC_GROUP[event.event_type] != expected_group:  # type: ignore[attr-defined]
+    if TOPIC_GROUP[event.event_type] != expected_group:
         return Refused(
             record,
             "wrong_topic",
             "event_type",
-            f"event_type: {event.event_type} belongs on the {TOPIC_GROUP[event.event_type]} "  # type: ignore[attr-defined]
+            f"event_type: {event.event_type} belongs on the {TOPIC_GROUP[event.event_type]} "
             f"topic, not {record.topic!r}",
             event.event_id,
             event.department,
@@ -226,7 +226,9 @@ async def ingest_batch(
         }
         disbursed_lines.update({eid: d["line_id"] for eid, d in disbursements.items()})
         rows = await store.load_streams(conn, streams_needed(items, disbursed_lines))
-        aggregates = {sid: load_aggregate(sid, version, state) for sid, (version, state) in rows.items()}
+        aggregates = {
+            sid: load_aggregate(sid, version, state) for sid, (version, state) in rows.items()
+        }
         decision = decide(items, known, aggregates, disbursements)
         await store.append(conn, decision)
     return decision

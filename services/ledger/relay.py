@@ -32,7 +32,8 @@ SELECT rejection_id AS cursor, department AS key,
                          'source_partition', source_partition, 'source_offset', source_offset,
                          'received_at', received_at, 'event_id', event_id,
                          'department', department,
-                         'original_b64', translate(encode(raw, 'base64'), E'\\n', ''))::text AS value
+                         'original_b64', translate(encode(raw, 'base64'), E'\\n', '')
+                        )::text AS value
 FROM ledger.rejections WHERE rejection_id > $1 ORDER BY rejection_id LIMIT $2
 """
 

@@ -37,7 +37,9 @@ async def known_hashes(conn: asyncpg.Connection, event_ids: list[str]) -> dict[s
     return {row["event_id"]: bytes(row["content_hash"]) for row in rows}
 
 
-async def disbursements(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+async def disbursements(
+    conn: asyncpg.Connection, event_ids: list[str]
+) -> dict[str, dict[str, Any]]:
     """Accepted Disbursed events by id, as the journal context of a reversal describes them."""
     if not event_ids:
         return {}
@@ -103,7 +105,7 @@ async def append(conn: asyncpg.Connection, decision: Decision) -> None:
                     a.content_hash,
                     a.stream_id,
                     a.stream_version,
-                    a.event.event_type,  # type: ignore[attr-defined]
+                    a.event.event_type,
                     a.event.department,
                     a.event.fiscal_year,
                     a.event.occurred_at,

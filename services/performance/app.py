@@ -24,7 +24,9 @@ log = logging.getLogger("performance")
 
 
 def build_app(settings: PerformanceSettings) -> FastStream:
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id="performance")
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, client_id="performance", log_level=logging.DEBUG
+    )
     timezone = ZoneInfo(settings.timezone)
     resources: dict[str, object] = {}
 

@@ -121,7 +121,9 @@ class BatchProjection:
         self._line(event, data["line_id"], initial_budget=amount, adjusted_budget=amount)
 
     def on_BudgetAdjusted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._line(event, event["data"]["line_id"], adjusted_budget=Decimal(event["data"]["amount"]))
+        self._line(
+            event, event["data"]["line_id"], adjusted_budget=Decimal(event["data"]["amount"])
+        )
 
     def on_FundsArrived(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         self._line(event, event["data"]["line_id"], arrived=Decimal(event["data"]["amount"]))
@@ -189,9 +191,7 @@ class BatchProjection:
         self._stage(event)
 
     def on_CaseFiled(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._stage(event)["deadline_at"] = datetime.fromisoformat(
-            event["data"]["deadline_at"]
-        )
+        self._stage(event)["deadline_at"] = datetime.fromisoformat(event["data"]["deadline_at"])
 
     def on_CaseDispatched(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         self._stage(event)["assignee"] = event["data"]["assignee"]

@@ -70,7 +70,8 @@ async def _load_cases(
     keys = {
         (e["event"]["department"], e["event"]["data"]["case_id"])
         for e in entries
-        if e["event"]["event_type"].startswith("Case") and e["event"]["event_type"] != "CaseReported"
+        if e["event"]["event_type"].startswith("Case")
+        and e["event"]["event_type"] != "CaseReported"
     }
     if not keys:
         return {}
@@ -105,7 +106,9 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             [tuple(line.values()) for line in p.lines.values()],
         )
     if p.line_daily:
-        names, args = _columns(("line_id", "day", *LINE_MEASURES), ("text", "date") + ("numeric",) * 7)
+        names, args = _columns(
+            ("line_id", "day", *LINE_MEASURES), ("text", "date") + ("numeric",) * 7
+        )
         await conn.execute(
             f"""
             INSERT INTO performance.line_daily ({names}) SELECT * FROM unnest({args})
@@ -153,4 +156,3 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             *(list(column) for column in zip(*p.case_daily, strict=True)),
             *([v[c] for v in p.case_daily.values()] for c in CASE_COUNTS),
         )
-

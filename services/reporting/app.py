@@ -53,7 +53,9 @@ def build_app(settings: ReportingSettings) -> Starlette:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s reporting %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s reporting %(levelname)s %(message)s"
+    )
     settings = ReportingSettings()
     uvicorn.run(
         build_app(settings),

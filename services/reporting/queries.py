@@ -17,7 +17,6 @@ _LINE_SUMS = ", ".join(f"coalesce(sum(d.{m}), 0) AS {m}" for m in LINE_MEASURES)
 _CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS)
 
 
-
 async def department(conn: asyncpg.Connection, code: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """

@@ -203,7 +203,9 @@ class Query:
             if dep is None:
                 raise ValueError(f"unknown department {department!r}")
             if not await queries.has_year(conn, department, fiscal_year):
-                raise ValueError(f"department {department!r} has no data for fiscal year {fiscal_year}")
+                raise ValueError(
+                    f"department {department!r} has no data for fiscal year {fiscal_year}"
+                )
             budget = await queries.department_budget(conn, department, fiscal_year, day)
             cases = await queries.department_cases(conn, department, fiscal_year, day)
         sums = budget["sums"]

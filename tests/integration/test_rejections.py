@@ -32,8 +32,10 @@ query($line: String!) {
 
 async def read_rejections(kafka: KafkaTarget, expected: int, timeout: float = 60) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        kafka.topics.ledger_rejected, bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        kafka.topics.ledger_rejected,
+        bootstrap_servers=kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     found: list[Any] = []
@@ -62,12 +64,21 @@ async def test_bad_events_are_rejected_and_change_nothing(
         before = await stack.query(LINE_QUERY, line=demo.ZHGD_LINE)
         stored_before = await fetch(database, "SELECT count(*) AS n FROM ledger.events")
 
-        template = next(e for e in budget if e["event_type"] == "Disbursed"
-                        and e["data"]["line_id"] == demo.ZHGD_LINE)
-        float_amount = {**template, "event_id": "bad-float",
-                        "data": {**template["data"], "amount": 1000.5}}
-        overspend = {**template, "event_id": "bad-overspend",
-                     "data": {**template["data"], "amount": "30000000.00"}}
+        template = next(
+            e
+            for e in budget
+            if e["event_type"] == "Disbursed" and e["data"]["line_id"] == demo.ZHGD_LINE
+        )
+        float_amount = {
+            **template,
+            "event_id": "bad-float",
+            "data": {**template["data"], "amount": 1000.5},
+        }
+        overspend = {
+            **template,
+            "event_id": "bad-overspend",
+            "data": {**template["data"], "amount": "30000000.00"},
+        }
         malformed = b'{"event_id": "bad-json", "event_type": "Disbursed", '
         bad = [json.dumps(float_amount).encode(), json.dumps(overspend).encode(), malformed]
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
@@ -75,8 +86,9 @@ async def test_bad_events_are_rejected_and_change_nothing(
         offsets = {}
         try:
             for value in [*bad, json.dumps(template, ensure_ascii=False).encode()]:  # + duplicate
-                meta = await producer.send_and_wait(kafka.topics.budget_events, value=value,
-                                                    key=demo.BUREAU.encode())
+                meta = await producer.send_and_wait(
+                    kafka.topics.budget_events, value=value, key=demo.BUREAU.encode()
+                )
                 offsets[(meta.topic, meta.partition)] = meta.offset
         finally:
             await producer.stop()
@@ -84,7 +96,9 @@ async def test_bad_events_are_rejected_and_change_nothing(
 
         rejections = await read_rejections(kafka, expected=3)
         assert sorted(r["reason"] for r in rejections) == [
-            "amount_must_be_string", "disbursement_exceeds_arrived", "invalid_json"
+            "amount_must_be_string",
+            "disbursement_exceeds_arrived",
+            "invalid_json",
         ]
         assert {base64.b64decode(r["original_b64"]) for r in rejections} == set(bad)
         by_reason = {r["reason"]: r for r in rejections}

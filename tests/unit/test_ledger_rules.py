@@ -12,8 +12,13 @@ TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.
 _offsets = count()
 
 
-def record(event_type: str, data: dict[str, Any], event_id: str | None = None,
-           department: str = "D1", topic: str = "budget.events") -> InboundRecord:
+def record(
+    event_type: str,
+    data: dict[str, Any],
+    event_id: str | None = None,
+    department: str = "D1",
+    topic: str = "budget.events",
+) -> InboundRecord:
     event = {
         "event_id": event_id or f"e{next(_offsets)}",
         "event_type": event_type,
@@ -36,8 +41,10 @@ def reasons(decision: Decision) -> list[str]:
 
 
 def authorise(amount: str = "1000.00", line: str = "L1", **extra: Any) -> InboundRecord:
-    return record("BudgetAuthorised", {"line_id": line, "title": "t", "category": "project",
-                                       "amount": amount, **extra})
+    return record(
+        "BudgetAuthorised",
+        {"line_id": line, "title": "t", "category": "project", "amount": amount, **extra},
+    )
 
 
 def test_spending_needs_arrived_funds() -> None:
@@ -50,7 +57,9 @@ def test_spending_needs_arrived_funds() -> None:
         record("FundsTransferred", {"line_id": "L1", "to_department": "D2", "amount": "400.01"}),
     )
     assert reasons(decision) == [
-        "disbursement_exceeds_arrived", "arrival_exceeds_budget", "transfer_exceeds_arrived"
+        "disbursement_exceeds_arrived",
+        "arrival_exceeds_budget",
+        "transfer_exceeds_arrived",
     ]
     assert len(decision.accepted) == 3
     assert decision.refused[0].field == "data.amount"
@@ -76,7 +85,9 @@ def test_line_belongs_to_one_department_and_category() -> None:
         record("FundsArrived", {"line_id": "nope", "amount": "1.00"}),
     )
     assert reasons(decision) == [
-        "line_department_mismatch", "line_category_mismatch", "unknown_budget_line"
+        "line_department_mismatch",
+        "line_category_mismatch",
+        "unknown_budget_line",
     ]
 
 
@@ -84,8 +95,11 @@ def test_a_disbursement_is_reversed_once() -> None:
     decision = run(
         authorise(),
         record("FundsArrived", {"line_id": "L1", "amount": "100.00"}),
-        record("Disbursed", {"line_id": "L1", "amount": "60.00", "economic_class": "302"},
-               event_id="pay-1"),
+        record(
+            "Disbursed",
+            {"line_id": "L1", "amount": "60.00", "economic_class": "302"},
+            event_id="pay-1",
+        ),
         record("DisbursementReversed", {"reverses": "pay-1", "reason": "wrong payee"}),
         record("DisbursementReversed", {"reverses": "pay-1", "reason": "again"}),
         record("DisbursementReversed", {"reverses": "pay-404", "reason": "?"}),
@@ -125,15 +139,20 @@ def test_case_stages_only_move_forward() -> None:
         case("CaseClosed"),
     )
     assert reasons(decision) == [
-        "unknown_case", "case_stage_out_of_order", "case_stage_out_of_order",
+        "unknown_case",
+        "case_stage_out_of_order",
+        "case_stage_out_of_order",
         "case_stage_out_of_order",
     ]
     assert [a.stream_version for a in decision.accepted] == [1, 2, 3, 4, 5, 6]
 
 
 def test_events_must_come_on_their_topic() -> None:
-    decision = run(record("CaseReported", {"case_id": "C1", "channel": "video",
-                                           "category": "x", "kind": "event"}))
+    decision = run(
+        record(
+            "CaseReported", {"case_id": "C1", "channel": "video", "category": "x", "kind": "event"}
+        )
+    )
     assert reasons(decision) == ["wrong_topic"]
 
 
@@ -144,10 +163,19 @@ def test_procurement_contracts_stay_within_plan() -> None:
     decision = run(
         authorise(),
         proc("ContractAwarded", procurement_id="P1", contract_id="K0", supplier="s", amount="1.00"),
-        proc("ProcurementPlanned", procurement_id="P1", line_id="L1", amount="500.00",
-             method="open_tender"),
-        proc("ContractAwarded", procurement_id="P1", contract_id="K1", supplier="s", amount="300.00"),
-        proc("ContractAwarded", procurement_id="P1", contract_id="K2", supplier="s", amount="200.01"),
+        proc(
+            "ProcurementPlanned",
+            procurement_id="P1",
+            line_id="L1",
+            amount="500.00",
+            method="open_tender",
+        ),
+        proc(
+            "ContractAwarded", procurement_id="P1", contract_id="K1", supplier="s", amount="300.00"
+        ),
+        proc(
+            "ContractAwarded", procurement_id="P1", contract_id="K2", supplier="s", amount="200.01"
+        ),
     )
     assert reasons(decision) == ["unknown_procurement", "contract_exceeds_planned"]
     assert decision.accepted[-1].context == {"line_id": "L1"}

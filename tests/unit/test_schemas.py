@@ -45,7 +45,7 @@ def test_json_schema_files_match_the_models() -> None:
 
 def test_money_is_exact() -> None:
     event = event_adapter.validate_json(json.dumps(funds_arrived()))
-    assert event.data.amount == Decimal("100.50")  # type: ignore[attr-defined]
+    assert event.data.amount == Decimal("100.50")
     assert json.loads(event.model_dump_json())["data"]["amount"] == "100.50"
 
 
@@ -78,7 +78,11 @@ def test_money_rules_have_reason_codes(amount: Any, reason: str) -> None:
         (lambda d: d.pop("department"), "missing_field", "department"),
         (lambda d: d.update(department="bad code!"), "invalid_field", "department"),
         (lambda d: d.update(fiscal_year=1999), "invalid_field", "fiscal_year"),
-        (lambda d: d.update(occurred_at="2017-08-31T10:00:00"), "timestamp_needs_offset", "occurred_at"),
+        (
+            lambda d: d.update(occurred_at="2017-08-31T10:00:00"),
+            "timestamp_needs_offset",
+            "occurred_at",
+        ),
         (lambda d: d.update(event_id=""), "invalid_field", "event_id"),
     ],
 )
@@ -112,4 +116,10 @@ def test_demo_events_are_valid_contract() -> None:
     for event in sample:
         event_adapter.validate_json(json.dumps(event))
     types = {event["event_type"] for event in sample}
-    assert {"BudgetAuthorised", "FundsTransferred", "Disbursed", "CaseReported", "CaseClosed"} <= types
+    assert {
+        "BudgetAuthorised",
+        "FundsTransferred",
+        "Disbursed",
+        "CaseReported",
+        "CaseClosed",
+    } <= types
