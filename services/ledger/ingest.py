@@ -100,7 +100,10 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
             event.department,
         )
     payload = event.model_dump_json()
-    return Parsed(record, event, payload, hashlib.sha256(payload.encode()).digest())
+    # "identical content" is judged on a canonical form: key order and whitespace of the
+    # record, or the order of fields in our models, never make a redelivery a conflict
+    canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return Parsed(record, event, payload, hashlib.sha256(canonical.encode()).digest())
 
 
 def _identity(raw: bytes) -> tuple[str | None, str | None]:

@@ -179,3 +179,11 @@ def test_procurement_contracts_stay_within_plan() -> None:
     )
     assert reasons(decision) == ["unknown_procurement", "contract_exceeds_planned"]
     assert decision.accepted[-1].context == {"line_id": "L1"}
+
+
+def test_identical_content_is_judged_canonically() -> None:
+    first = authorise(line="L8")
+    body = json.loads(first.value)
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2).encode()
+    decision = run(first, InboundRecord(first.topic, 0, 2000, reordered))
+    assert (len(decision.accepted), decision.duplicates, reasons(decision)) == (1, 1, [])
