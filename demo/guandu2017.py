@@ -109,42 +109,18 @@ def budget_events() -> Iterator[dict[str, Any]]:
         return _envelope(f"gd2017-{eid}", etype, at, dep, fin, data)
 
     registered = _at(1, 3, 9)
-    # "核定事业编制8名(现实有人员10人,超编2人)"
-    yield ev(
-        "dep-grid",
-        "DepartmentRegistered",
-        registered,
-        GRID,
-        name="昆明市网格化监督指挥中心官渡分中心",
-        headcount_authorised=8,
-        headcount_actual=10,
-    )
-    # "人员编制数13人 ... 实有在职人数为13人"
-    yield ev(
-        "dep-cgj",
-        "DepartmentRegistered",
-        registered,
-        BUREAU,
-        name="官渡区城市管理综合行政执法局",
-        headcount_authorised=13,
-        headcount_actual=13,
-    )
-    yield ev(
-        "dep-sgb",
-        "DepartmentRegistered",
-        registered,
-        DIGITAL_OFFICE,
-        name="官渡区数字化城市管理办公室",
-        parent=BUREAU,
-    )
-    yield ev(
-        "dep-zfdd",
-        "DepartmentRegistered",
-        registered,
-        ENFORCEMENT_TEAM,
-        name="官渡区综合行政执法大队",
-        parent=BUREAU,
-    )
+    departments: list[tuple[str, str, str, dict[str, Any]]] = [
+        # "核定事业编制8名(现实有人员10人,超编2人)"
+        ("grid", GRID, "昆明市网格化监督指挥中心官渡分中心",
+         {"headcount_authorised": 8, "headcount_actual": 10}),
+        # "人员编制数13人 ... 实有在职人数为13人"
+        ("cgj", BUREAU, "官渡区城市管理综合行政执法局",
+         {"headcount_authorised": 13, "headcount_actual": 13}),
+        ("sgb", DIGITAL_OFFICE, "官渡区数字化城市管理办公室", {"parent": BUREAU}),
+        ("zfdd", ENFORCEMENT_TEAM, "官渡区综合行政执法大队", {"parent": BUREAU}),
+    ]  # fmt: skip
+    for suffix, code, name, facts in departments:
+        yield ev(f"dep-{suffix}", "DepartmentRegistered", registered, code, name=name, **facts)
 
     # The centre: "基本支出数为128.93万元, 占总支出的30.51%", "项目支出数为293.67万元,
     # 占总支出的69.49%", "基本支出预算执行率100%, 项目支出预算执行率100%".
@@ -214,74 +190,38 @@ def budget_events() -> Iterator[dict[str, Any]]:
         procurement_amount="9947500.00",
         document="官办通[2016]71号; 公文处理笺105号",
     )
-    arrivals = [
-        (5, 10, "8000000.00"),
-        (6, 12, "9000000.00"),
-        (7, 14, "5000000.00"),
-        (8, 16, "4942600.00"),
+
+    def pay(unit: str, econ: str, amount: str, purpose: str) -> dict[str, str]:
+        return {
+            "amount": amount,
+            "economic_class": econ,
+            "spending_department": unit,
+            "purpose": purpose,
+        }
+
+    def wages(amount: str, month: int) -> dict[str, str]:  # the supervisors' team
+        return pay(ENFORCEMENT_TEAM, "301", amount, f"监督员、信息员工资 ({month}月)")
+
+    def transfer(unit: str, amount: str) -> dict[str, str]:
+        return {"to_department": unit, "amount": amount}
+
+    schedule = [  # (month, day, event id, event type, data), in date order
+        (5, 10, "arr-0", "FundsArrived", {"amount": "8000000.00"}),
+        (5, 12, "trf-0", "FundsTransferred", transfer(DIGITAL_OFFICE, "5000000.00")),
+        (6, 12, "arr-1", "FundsArrived", {"amount": "9000000.00"}),
+        (6, 15, "trf-1", "FundsTransferred", transfer(ENFORCEMENT_TEAM, "8000000.00")),
+        (6, 28, "pay-0", "Disbursed", wages("1232896.37", 6)),
+        (6, 28, "pay-1", "Disbursed", pay(ENFORCEMENT_TEAM, "302", "15600.00", "意外伤害保险费")),
+        (7, 14, "arr-2", "FundsArrived", {"amount": "5000000.00"}),
+        (7, 20, "trf-2", "FundsTransferred", transfer(DIGITAL_OFFICE, "4297200.00")),
+        (7, 28, "pay-2", "Disbursed", wages("1232896.37", 7)),
+        (7, 28, "pay-3", "Disbursed", pay(DIGITAL_OFFICE, "302", "193657.00", "信息费")),
+        (8, 16, "arr-3", "FundsArrived", {"amount": "4942600.00"}),
+        (8, 25, "trf-3", "FundsTransferred", transfer(ENFORCEMENT_TEAM, "9645400.00")),
+        (8, 28, "pay-4", "Disbursed", wages("1232896.38", 8)),
     ]
-    transfers = [
-        (5, 12, DIGITAL_OFFICE, "5000000.00"),
-        (6, 15, ENFORCEMENT_TEAM, "8000000.00"),
-        (7, 20, DIGITAL_OFFICE, "4297200.00"),
-        (8, 25, ENFORCEMENT_TEAM, "9645400.00"),
-    ]
-    payments = [
-        (6, 28, ENFORCEMENT_TEAM, "301", "1232896.37", "监督员、信息员工资 (6月)"),
-        (6, 28, ENFORCEMENT_TEAM, "302", "15600.00", "意外伤害保险费"),
-        (7, 28, ENFORCEMENT_TEAM, "301", "1232896.37", "监督员、信息员工资 (7月)"),
-        (7, 28, DIGITAL_OFFICE, "302", "193657.00", "信息费"),
-        (8, 28, ENFORCEMENT_TEAM, "301", "1232896.38", "监督员、信息员工资 (8月)"),
-    ]
-    dated: list[tuple[datetime, dict[str, Any]]] = []
-    for n, (m, d, amount) in enumerate(arrivals):
-        dated.append(
-            (
-                _at(m, d),
-                ev(
-                    f"zhgd-arr-{n}",
-                    "FundsArrived",
-                    _at(m, d),
-                    BUREAU,
-                    line_id=ZHGD_LINE,
-                    amount=amount,
-                ),
-            )
-        )
-    for n, (m, d, unit, amount) in enumerate(transfers):
-        dated.append(
-            (
-                _at(m, d),
-                ev(
-                    f"zhgd-trf-{n}",
-                    "FundsTransferred",
-                    _at(m, d),
-                    BUREAU,
-                    line_id=ZHGD_LINE,
-                    to_department=unit,
-                    amount=amount,
-                ),
-            )
-        )
-    for n, (m, d, unit, econ, amount, purpose) in enumerate(payments):
-        dated.append(
-            (
-                _at(m, d),
-                ev(
-                    f"zhgd-pay-{n}",
-                    "Disbursed",
-                    _at(m, d),
-                    BUREAU,
-                    line_id=ZHGD_LINE,
-                    amount=amount,
-                    economic_class=econ,
-                    spending_department=unit,
-                    purpose=purpose,
-                ),
-            )
-        )
-    for _, event in sorted(dated, key=lambda pair: pair[0]):
-        yield event
+    for month, day, event_id, event_type, data in schedule:
+        yield ev(f"zhgd-{event_id}", event_type, _at(month, day), BUREAU, line_id=ZHGD_LINE, **data)
 
 
 def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
