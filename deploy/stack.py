@@ -52,7 +52,6 @@ async def pipeline_status(dsn: str) -> dict[str, int]:
             """
             SELECT (SELECT count(*) FROM ledger.events) AS accepted,
                    (SELECT count(*) FROM ledger.rejections) AS rejected,
-                   (SELECT coalesce(max(position), 0) FROM ledger.events) AS ledger_position,
                    (SELECT coalesce(sum(position), 0) FROM (
                         SELECT max(position) AS position FROM ledger.events GROUP BY department
                    ) last) AS ledger_by_department,

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
@@ -24,13 +25,21 @@ from services.ledger.settings import LedgerSettings
 log = logging.getLogger("ledger")
 
 
+class Runtime:
+    """What the service opens at startup and closes at shutdown."""
+
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    relay_task: asyncio.Task[None]
+
+
 def build_app(settings: LedgerSettings) -> FastStream:
     # per-batch "Received"/"Processed" lines only at DEBUG
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers, client_id="ledger", log_level=logging.DEBUG
     )
     topic_groups = settings.topics.inbound()
-    resources: dict[str, object] = {}
+    runtime = Runtime()
 
     @broker.subscriber(
         *topic_groups,
@@ -48,7 +57,7 @@ def build_app(settings: LedgerSettings) -> FastStream:
             InboundRecord(r.topic, r.partition, r.offset, r.value)
             for r in message.raw_message  # type: ignore[union-attr]
         ]
-        decision = await ingest_batch(resources["pool"], records, topic_groups)  # type: ignore[arg-type]
+        decision = await ingest_batch(runtime.pool, records, topic_groups)
         log.debug(
             "batch of %d: %d accepted, %d rejected, %d duplicates",
             len(records),
@@ -61,38 +70,33 @@ def build_app(settings: LedgerSettings) -> FastStream:
 
     @app.on_startup
     async def open_resources() -> None:
-        pool = await create_pool(settings.database_url)
-        await migrate(pool, Path(__file__).with_name("schema.sql"))
-        producer = AIOKafkaProducer(
+        runtime.pool = await create_pool(settings.database_url)
+        await migrate(runtime.pool, Path(__file__).with_name("schema.sql"))
+        runtime.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id="ledger-relay",
             acks="all",
             linger_ms=5,
         )
-        await producer.start()
+        await runtime.producer.start()
         relays = [
             Relay("journal", JOURNAL_ROWS, settings.topics.ledger_journal),
             Relay("rejected", REJECTION_ROWS, settings.topics.ledger_rejected),
         ]
-        resources.update(
-            pool=pool,
-            producer=producer,
-            relay_task=asyncio.create_task(
-                run_relays(settings.database_url, pool, producer, relays)
-            ),
+        runtime.relay_task = asyncio.create_task(
+            run_relays(settings.database_url, runtime.pool, runtime.producer, relays)
         )
 
     @app.on_shutdown
     async def stop_relaying() -> None:
-        task: asyncio.Task[None] = resources["relay_task"]  # type: ignore[assignment]
-        task.cancel()
+        runtime.relay_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            await runtime.relay_task
 
     @app.after_shutdown
     async def close_resources() -> None:  # after the broker stopped: no batch is in flight
-        await resources["producer"].stop()  # type: ignore[attr-defined]
-        await resources["pool"].close()  # type: ignore[attr-defined]
+        await runtime.producer.stop()
+        await runtime.pool.close()
 
     return app
 

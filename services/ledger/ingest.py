@@ -99,11 +99,12 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
             event.event_id,
             event.department,
         )
-    payload = event.model_dump_json()
-    # "identical content" is judged on a canonical form: key order and whitespace of the
-    # record, or the order of fields in our models, never make a redelivery a conflict
-    canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return Parsed(record, event, payload, hashlib.sha256(canonical.encode()).digest())
+    # Stored and hashed in one canonical form, so that "identical content" does not depend
+    # on the key order or whitespace of the record, nor on the field order of our models.
+    payload = json.dumps(
+        event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return Parsed(record, event, payload, hashlib.sha256(payload.encode()).digest())
 
 
 def _identity(raw: bytes) -> tuple[str | None, str | None]:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -23,12 +24,18 @@ from services.performance.store import apply_entries
 log = logging.getLogger("performance")
 
 
+class Runtime:
+    """What the service opens at startup and closes at shutdown."""
+
+    pool: asyncpg.Pool
+
+
 def build_app(settings: PerformanceSettings) -> FastStream:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers, client_id="performance", log_level=logging.DEBUG
     )
     timezone = ZoneInfo(settings.timezone)
-    resources: dict[str, object] = {}
+    runtime = Runtime()
 
     @broker.subscriber(
         settings.topics.ledger_journal,
@@ -43,19 +50,19 @@ def build_app(settings: PerformanceSettings) -> FastStream:
     )
     async def on_ledger_journal(message: KafkaMessage) -> None:
         entries = [json.loads(r.value) for r in message.raw_message]  # type: ignore[union-attr]
-        applied = await apply_entries(resources["pool"], entries, timezone)  # type: ignore[arg-type]
+        applied = await apply_entries(runtime.pool, entries, timezone)
         log.debug("batch of %d journal entries, %d new", len(entries), applied)
 
     app = FastStream(broker)
 
     @app.on_startup
     async def open_resources() -> None:
-        resources["pool"] = await create_pool(settings.database_url)
-        await migrate(resources["pool"], Path(__file__).with_name("schema.sql"))  # type: ignore[arg-type]
+        runtime.pool = await create_pool(settings.database_url)
+        await migrate(runtime.pool, Path(__file__).with_name("schema.sql"))
 
     @app.after_shutdown
     async def close_resources() -> None:
-        await resources["pool"].close()  # type: ignore[attr-defined]
+        await runtime.pool.close()
 
     return app
 

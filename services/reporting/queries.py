@@ -18,17 +18,17 @@ _CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS
 
 
 async def department(conn: asyncpg.Connection, code: str) -> dict[str, Any] | None:
+    """The department's registration; None if nothing at all is known of it."""
     row = await conn.fetchrow(
         """
-        SELECT $1::text AS code, dep.name, dep.parent FROM (SELECT 1) one
-        LEFT JOIN performance.departments dep ON dep.code = $1
-        WHERE dep.code IS NOT NULL
-           OR EXISTS (SELECT 1 FROM performance.lines WHERE department = $1)
-           OR EXISTS (SELECT 1 FROM performance.case_daily WHERE department = $1)
+        SELECT (SELECT name FROM performance.departments WHERE code = $1) AS name,
+               EXISTS (SELECT 1 FROM performance.departments WHERE code = $1)
+            OR EXISTS (SELECT 1 FROM performance.lines WHERE department = $1)
+            OR EXISTS (SELECT 1 FROM performance.case_daily WHERE department = $1) AS known
         """,
         code,
     )
-    return dict(row) if row else None
+    return {"name": row["name"]} if row["known"] else None
 
 
 async def has_year(conn: asyncpg.Connection, code: str, fiscal_year: int) -> bool:
