@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.common.db import create_pool, migrate
+from services.ledger import store
 from services.ledger.ingest import InboundRecord, ingest_batch
 from services.ledger.relay import JOURNAL_ROWS, REJECTION_ROWS, Relay, run_relays
 from services.ledger.settings import LedgerSettings
@@ -30,7 +32,7 @@ class Runtime:
 
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
-    relay_task: asyncio.Task[None]
+    tasks: list[asyncio.Task[None]]
 
 
 def build_app(settings: LedgerSettings) -> FastStream:
@@ -39,6 +41,7 @@ def build_app(settings: LedgerSettings) -> FastStream:
         settings.kafka_bootstrap_servers, client_id="ledger", log_level=logging.DEBUG
     )
     topic_groups = settings.topics.inbound()
+    hold = timedelta(seconds=settings.ledger_hold_seconds)
     runtime = Runtime()
 
     @broker.subscriber(
@@ -57,14 +60,24 @@ def build_app(settings: LedgerSettings) -> FastStream:
             InboundRecord(r.topic, r.partition, r.offset, r.value)
             for r in message.raw_message  # type: ignore[union-attr]
         ]
-        decision = await ingest_batch(runtime.pool, records, topic_groups)
+        decision = await ingest_batch(runtime.pool, records, topic_groups, hold)
         log.debug(
-            "batch of %d: %d accepted, %d rejected, %d duplicates",
+            "batch of %d: %d accepted, %d rejected, %d held, %d duplicates, %d redelivered",
             len(records),
             len(decision.accepted),
             len(decision.refused),
+            len(decision.held),
             decision.duplicates,
+            decision.redelivered,
         )
+
+    async def expire_held() -> None:
+        """Reject held records whose hold ran out while no batch came to release them."""
+        while True:
+            await asyncio.sleep(max(1.0, min(hold.total_seconds() / 10, 30.0)))
+            if await store.has_expired(runtime.pool, datetime.now(UTC) - hold):
+                decision = await ingest_batch(runtime.pool, [], topic_groups, hold)
+                log.info("hold expired: %d rejected", len(decision.refused))
 
     app = FastStream(broker)
 
@@ -80,18 +93,29 @@ def build_app(settings: LedgerSettings) -> FastStream:
         )
         await runtime.producer.start()
         relays = [
-            Relay("journal", JOURNAL_ROWS, settings.topics.ledger_journal),
-            Relay("rejected", REJECTION_ROWS, settings.topics.ledger_rejected),
+            Relay("journal", JOURNAL_ROWS, settings.topics.ledger_journal, "position"),
+            Relay("rejected", REJECTION_ROWS, settings.topics.ledger_rejected, "rejection_id"),
         ]
-        runtime.relay_task = asyncio.create_task(
-            run_relays(settings.database_url, runtime.pool, runtime.producer, relays)
-        )
+        runtime.tasks = [
+            asyncio.create_task(
+                run_relays(
+                    settings.database_url,
+                    runtime.pool,
+                    runtime.producer,
+                    relays,
+                    settings.kafka_bootstrap_servers,
+                    settings.ledger_topic_check_seconds,
+                )
+            ),
+            asyncio.create_task(expire_held()),
+        ]
 
     @app.on_shutdown
-    async def stop_relaying() -> None:
-        runtime.relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runtime.relay_task
+    async def stop_background_tasks() -> None:
+        for task in runtime.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @app.after_shutdown
     async def close_resources() -> None:  # after the broker stopped: no batch is in flight

@@ -16,11 +16,17 @@ from schemas.events import CASE_STAGES, Envelope
 
 
 class Rejected(Exception):
-    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+    """A rule is broken. ``waits_for`` names the stream (or ``event:<id>``) whose later events
+    could still make the event acceptable: such an event arrived too early rather than wrong."""
+
+    def __init__(
+        self, reason: str, message: str, field: str | None = None, waits_for: str | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.field = field
+        self.waits_for = waits_for
 
 
 def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
@@ -32,6 +38,7 @@ def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
                 "unknown_disbursement",
                 f"data.reverses: no accepted Disbursed has event_id {data.reverses!r}",
                 "data.reverses",
+                waits_for=f"event:{data.reverses}",
             )
         return f"line:{reversed_line}"
     if isinstance(event, ev.DepartmentRegistered | ev.PerformanceTargetSet | ev.OutputRecorded):
@@ -103,6 +110,10 @@ class BudgetLine(Aggregate):
     reversed: set[str] = field(default_factory=set)
 
     @property
+    def stream_id(self) -> str:
+        return f"line:{self.line_id}"
+
+    @property
     def adjusted(self) -> Decimal:
         return self.initial + self.adjustments
 
@@ -144,6 +155,7 @@ class BudgetLine(Aggregate):
                 "unknown_budget_line",
                 f"data.line_id: budget line {self.line_id!r} has not been authorised",
                 "data.line_id",
+                waits_for=self.stream_id,
             )
         if event.department != self.department:
             raise Rejected(
@@ -195,6 +207,7 @@ class BudgetLine(Aggregate):
                 f"data.amount: arrived would become {self.arrived + amount}, above the adjusted "
                 f"budget {self.adjusted}",
                 "data.amount",
+                waits_for=self.stream_id,
             )
 
     def check_transfer(self, event: ev.FundsTransferred) -> None:
@@ -210,6 +223,7 @@ class BudgetLine(Aggregate):
                 f"data.amount: transferred would become {self.transferred + event.data.amount}, "
                 f"above the {self.arrived} arrived",
                 "data.amount",
+                waits_for=self.stream_id,
             )
 
     def check_disbursement(self, amount: Decimal) -> None:
@@ -219,6 +233,7 @@ class BudgetLine(Aggregate):
                 f"data.amount: spent would become {self.spent + amount}, above the "
                 f"{self.arrived} arrived on line {self.line_id!r}",
                 "data.amount",
+                waits_for=self.stream_id,
             )
 
     def check_reversal(self, event: ev.DisbursementReversed) -> None:
@@ -319,6 +334,7 @@ class Procurement(Aggregate):
                 "unknown_procurement",
                 f"data.procurement_id: procurement {self.procurement_id!r} was never planned",
                 "data.procurement_id",
+                waits_for=f"procurement:{self.procurement_id}",
             )
         if event.department != self.department:
             raise Rejected(
@@ -367,6 +383,7 @@ class Case(Aggregate):
                 f"data.case_id: case {event.data.case_id!r} was never reported; "
                 "its first stage must be CaseReported",
                 "data.case_id",
+                waits_for=stream_id_of(event),
             )
         redispatch = new == self.stage == CASE_STAGES.index("CaseDispatched")
         if new <= self.stage and not redispatch:

@@ -4,16 +4,22 @@ Only one ledger instance relays at a time (a PostgreSQL session advisory lock el
 it). A relay reads rows past its cursor, publishes them, waits for the broker's
 acknowledgements and only then moves its cursor: publication is at least once, and
 consumers apply each journal position once.
+
+The development broker keeps topics in memory only. When a topic holds less than the
+cursor says was published (it ends at an earlier position, or is empty), the relay moves
+its cursor back and publishes again from there: at startup, after a failure, and every
+``check_interval`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 log = logging.getLogger("ledger.relay")
 
@@ -43,14 +49,13 @@ class Relay:
     name: str
     rows_sql: str
     topic: str
+    cursor_field: str  # the message field holding the cursor (position, rejection_id)
     batch_size: int = 5000
 
     async def publish_pending(self, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
         async with pool.acquire() as conn:
-            cursor = await conn.fetchval(
-                "SELECT position FROM ledger.relay_cursors WHERE name = $1", self.name
-            )
-            rows = await conn.fetch(self.rows_sql, cursor or 0, self.batch_size)
+            cursor = await read_cursor(conn, self.name)
+            rows = await conn.fetch(self.rows_sql, cursor, self.batch_size)
         if not rows:
             return 0
         pending = [
@@ -62,20 +67,87 @@ class Relay:
             for row in rows
         ]
         await asyncio.gather(*pending)
-        async with pool.acquire() as conn:
-            await conn.execute(
-                """
-                INSERT INTO ledger.relay_cursors (name, position) VALUES ($1, $2)
-                ON CONFLICT (name) DO UPDATE SET position = excluded.position
-                """,
-                self.name,
-                rows[-1]["cursor"],
-            )
+        # compare-and-set: a rewind (re-publication) in the meantime wins
+        await move_cursor(pool, self.name, rows[-1]["cursor"], expected=cursor)
         return len(rows)
+
+    async def rewind_if_lost(self, pool: asyncpg.Pool, bootstrap: str) -> None:
+        published = await last_published(bootstrap, self.topic, self.cursor_field)
+        async with pool.acquire() as conn:
+            cursor = await read_cursor(conn, self.name)
+        if published < cursor:
+            log.warning(
+                "%s: topic %s ends at %d but %d was published (the broker lost data): "
+                "publishing again from %d",
+                self.name,
+                self.topic,
+                published,
+                cursor,
+                published,
+            )
+            await move_cursor(pool, self.name, published, expected=cursor)
+
+
+async def read_cursor(conn: asyncpg.Connection, name: str) -> int:
+    sql = "SELECT position FROM ledger.relay_cursors WHERE name = $1"
+    return int(await conn.fetchval(sql, name))
+
+
+async def move_cursor(
+    db: asyncpg.Pool | asyncpg.Connection, name: str, position: int, expected: int | None = None
+) -> bool:
+    """Set a relay's cursor (only if it still is ``expected``, when given); wake the relay."""
+    status = await db.execute(
+        """
+        UPDATE ledger.relay_cursors SET position = $2
+        WHERE name = $1 AND ($3::bigint IS NULL OR position = $3)
+        """,
+        name,
+        position,
+        expected,
+    )
+    await db.execute("SELECT pg_notify('ledger_appended', '')")
+    return bool(status == "UPDATE 1")
+
+
+async def last_published(bootstrap: str, topic: str, cursor_field: str) -> int:
+    """The highest cursor value on a topic (0 when empty), reading only each partition's end.
+
+    Seeks to just before the reported end and reads forward: a broker whose high watermark
+    lags (Tansu reports the last batch's base offset + 1) still yields its real last record.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        reading = [tp for tp in partitions if ends[tp] > 0]
+        for tp in reading:
+            consumer.seek(tp, ends[tp] - 1)
+        highest = 0
+        while reading:
+            batch = await consumer.getmany(*reading, timeout_ms=1000)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    highest = max(highest, int(json.loads(record.value)[cursor_field]))
+        return highest
+    finally:
+        await consumer.stop()
 
 
 async def run_relays(
-    dsn: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, relays: list[Relay]
+    dsn: str,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    relays: list[Relay],
+    bootstrap: str,
+    check_interval: float,
 ) -> None:
     """Relay forever (until cancelled) while holding the relay leadership."""
     leader = await asyncpg.connect(dsn)
@@ -85,14 +157,21 @@ async def run_relays(
         log.info("relay leadership acquired")
         woken = asyncio.Event()
         await leader.add_listener("ledger_appended", lambda *_: woken.set())
+        loop = asyncio.get_running_loop()
+        next_check = 0.0
         while True:
             woken.clear()
             try:
+                if loop.time() >= next_check:
+                    for relay in relays:
+                        await relay.rewind_if_lost(pool, bootstrap)
+                    next_check = loop.time() + check_interval
                 published = 0
                 for relay in relays:
                     published += await relay.publish_pending(pool, producer)
-            except Exception:  # broker or database hiccup: retry from the stored cursor
+            except Exception:  # broker or database hiccup: check the topics, retry from the cursor
                 log.exception("relay failed; retrying")
+                next_check = 0.0
                 await asyncio.sleep(1.0)
                 continue
             if not published:

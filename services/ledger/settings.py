@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
@@ -8,3 +9,9 @@ class LedgerSettings(CommonSettings):
 
     ledger_group_id: str = "ledger"
     ledger_batch_size: int = 2000
+    # How long a record that arrived before the event it depends on (on another topic, or
+    # published late) is held and retried before it is rejected. 0: reject at once.
+    ledger_hold_seconds: float = Field(default=3600, ge=0)
+    # How often the relay checks that the journal and rejection topics still hold what it
+    # published (a memory-only broker that restarted holds nothing) and re-publishes if not.
+    ledger_topic_check_seconds: float = Field(default=30, gt=0)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 if TYPE_CHECKING:
-    from services.ledger.ingest import Decision
+    from services.ledger.ingest import Decision, InboundRecord
 
 APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ledger.append'))"
 
@@ -25,6 +25,60 @@ async def lock_appends(conn: asyncpg.Connection) -> None:
     # event that commits late; and two ledger instances never decide on the same stream
     # state concurrently. The stream versions below stay as a second, independent guard.
     await conn.execute(APPEND_LOCK)
+
+
+async def judged_records(
+    conn: asyncpg.Connection, records: Sequence[InboundRecord]
+) -> set[tuple[str, int, int, bytes]]:
+    """Coordinates (topic, partition, offset, sha256) of these records already rejected or held."""
+    ranges: dict[tuple[str, int], list[int]] = {}
+    for r in records:
+        span = ranges.setdefault((r.topic, r.partition), [r.offset, r.offset])
+        span[0], span[1] = min(span[0], r.offset), max(span[1], r.offset)
+    if not ranges:
+        return set()
+    rows = await conn.fetch(
+        """
+        WITH r (topic, part, lo, hi) AS (
+            SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]))
+        SELECT source_topic, source_partition, source_offset, raw_sha256
+        FROM ledger.rejections j JOIN r ON j.source_topic = r.topic
+            AND j.source_partition = r.part AND j.source_offset BETWEEN r.lo AND r.hi
+        UNION ALL
+        SELECT source_topic, source_partition, source_offset, raw_sha256
+        FROM ledger.pending p JOIN r ON p.source_topic = r.topic
+            AND p.source_partition = r.part AND p.source_offset BETWEEN r.lo AND r.hi
+        """,
+        [k[0] for k in ranges],
+        [k[1] for k in ranges],
+        [v[0] for v in ranges.values()],
+        [v[1] for v in ranges.values()],
+    )
+    return {(row[0], row[1], row[2], bytes(row[3])) for row in rows}
+
+
+async def pending(
+    conn: asyncpg.Connection, waits_for: Iterable[str], expired_before: datetime | None = None
+) -> list[asyncpg.Record]:
+    """Held records waiting for one of these keys (or held since before ``expired_before``),
+    oldest first."""
+    return await conn.fetch(  # type: ignore[no-any-return]
+        """
+        SELECT * FROM ledger.pending
+        WHERE waits_for = ANY($1::text[]) OR held_since <= $2
+        ORDER BY held_since, pending_id
+        """,
+        list(waits_for),
+        expired_before,
+    )
+
+
+async def has_expired(pool: asyncpg.Pool, held_before: datetime) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ledger.pending WHERE held_since <= $1)", held_before
+        )
+    )
 
 
 async def known_hashes(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, bytes]:
@@ -128,21 +182,38 @@ async def append(conn: asyncpg.Connection, decision: Decision) -> None:
             ON CONFLICT (source_topic, source_partition, source_offset, raw_sha256) DO NOTHING
             """,
             [
-                (
-                    r.record.topic,
-                    r.record.partition,
-                    r.record.offset,
-                    r.record.value or b"",
-                    hashlib.sha256(r.record.value or b"").digest(),
-                    r.reason,
-                    r.field,
-                    r.message,
-                    r.event_id,
-                    r.department,
-                )
+                (*_source(r.record), r.reason, r.field, r.message, r.event_id, r.department)
                 for r in decision.refused
             ],
         )
+    if decision.released:
+        await conn.execute(
+            "DELETE FROM ledger.pending WHERE pending_id = ANY($1::bigint[])", decision.released
+        )
+    new_held = [h for h in decision.held if h.pending_id is None]
+    if new_held:
+        await conn.executemany(
+            """
+            INSERT INTO ledger.pending (source_topic, source_partition, source_offset, raw,
+                raw_sha256, reason, field, message, waits_for, event_id, department, held_since)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            """,
+            [
+                (
+                    *_source(h.record),
+                    h.reason,
+                    h.field,
+                    h.message,
+                    h.waits_for,
+                    h.event_id,
+                    h.department,
+                    h.held_since,
+                )
+                for h in new_held
+            ],
+        )
+    if decision.accepted:
+        await _resolve_rejections(conn, [a.event.event_id for a in decision.accepted])
     if decision.accepted or decision.refused:
         # wakes the relays once this transaction commits
         await conn.execute("SELECT pg_notify('ledger_appended', '')")
@@ -182,3 +253,25 @@ async def _save_streams(conn: asyncpg.Connection, decision: Decision) -> None:
         )
         if int(status.split()[-1]) != len(updated):
             raise ConcurrencyConflict(f"{len(updated)} streams expected, {status}")
+
+
+def _source(record: InboundRecord) -> tuple[str, int, int, bytes, bytes]:
+    return record.topic, record.partition, record.offset, record.value or b"", record.sha256
+
+
+async def _resolve_rejections(conn: asyncpg.Connection, accepted_ids: list[str]) -> None:
+    """A rejection is resolved once an event with its event_id (or the event_id it was
+    resubmitted as) is accepted. A duplicate_event_id_conflict rejection names an event that
+    was accepted before it; only a resubmission resolves it."""
+    await conn.execute(
+        """
+        UPDATE ledger.rejections r SET resolved_position = (
+            SELECT position FROM ledger.events e
+            WHERE e.event_id = ANY($1::text[])
+              AND e.event_id IN (r.event_id, r.resubmitted_event_id) LIMIT 1)
+        WHERE r.resolved_position IS NULL
+          AND (r.resubmitted_event_id = ANY($1::text[])
+               OR (r.event_id = ANY($1::text[]) AND r.reason <> 'duplicate_event_id_conflict'))
+        """,
+        accepted_ids,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from itertools import count
 from typing import Any
 
@@ -40,10 +41,13 @@ def reasons(decision: Decision) -> list[str]:
     return [r.reason for r in decision.refused]
 
 
-def authorise(amount: str = "1000.00", line: str = "L1", **extra: Any) -> InboundRecord:
+def authorise(
+    amount: str = "1000.00", line: str = "L1", event_id: str | None = None, **extra: Any
+) -> InboundRecord:
     return record(
         "BudgetAuthorised",
         {"line_id": line, "title": "t", "category": "project", "amount": amount, **extra},
+        event_id,
     )
 
 
@@ -187,3 +191,55 @@ def test_identical_content_is_judged_canonically() -> None:
     reordered = json.dumps(dict(reversed(list(body.items()))), indent=2).encode()
     decision = run(first, InboundRecord(first.topic, 0, 2000, reordered))
     assert (len(decision.accepted), decision.duplicates, reasons(decision)) == (1, 1, [])
+
+
+HOUR = timedelta(hours=1)
+
+
+def test_an_early_event_waits_for_what_it_depends_on() -> None:
+    pay = record("Disbursed", {"line_id": "L1", "amount": "400.00", "economic_class": "301"})
+    decision = decide(
+        [
+            parse(r, TOPICS)
+            for r in (
+                pay,
+                authorise(),
+                record("FundsArrived", {"line_id": "L1", "amount": "300.00"}),
+                record("FundsArrived", {"line_id": "L1", "amount": "100.00"}),
+            )
+        ],
+        {},
+        {},
+        {},
+        hold=HOUR,
+    )
+    assert reasons(decision) == [] and decision.held == []
+    # held first for the unknown line, then for too little funds, accepted once covered
+    assert [a.event.event_type for a in decision.accepted] == [
+        "BudgetAuthorised",
+        "FundsArrived",
+        "FundsArrived",
+        "Disbursed",
+    ]
+    assert decision.accepted[-1].record == pay
+
+
+def test_a_broken_rule_that_no_later_event_can_mend_is_rejected_at_once() -> None:
+    decision = decide(
+        [
+            parse(r, TOPICS)
+            for r in (
+                authorise("100.00"),
+                record("BudgetAdjusted", {"line_id": "L1", "amount": "-200.00", "reason": "x"}),
+                record("Disbursed", {"line_id": "L1", "amount": "1.00", "economic_class": "301"}),
+            )
+        ],
+        {},
+        {},
+        {},
+        hold=HOUR,
+    )
+    assert reasons(decision) == ["adjusted_below_zero"]
+    assert [(h.reason, h.waits_for) for h in decision.held] == [
+        ("disbursement_exceeds_arrived", "line:L1")
+    ]
