@@ -53,6 +53,7 @@ async def database(pg_dsn: str) -> str:
 class KafkaTarget:
     bootstrap: str
     topics: Topics
+    broker: Broker | None = None  # the embedded broker, when the test started one
 
     def env(self) -> dict[str, str]:
         env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
@@ -74,7 +75,7 @@ async def kafka(tmp_path: Path) -> AsyncIterator[KafkaTarget]:
         bootstrap, topics = broker.bootstrap, Topics()
     await create_topics(bootstrap, topics.all())
     try:
-        yield KafkaTarget(bootstrap, topics)
+        yield KafkaTarget(bootstrap, topics, broker)
     finally:
         if broker:
             broker.stop()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +42,9 @@ class Stack:
         self.processes[label] = process
         return process
 
-    async def start_all(self) -> None:
+    async def start_all(self, **env: str) -> None:
         for name in ("ledger", "performance", "reporting"):
-            self.start(name)
+            self.start(name, **env)
         await wait_http(
             self.graphql_url.replace("/graphql", "/healthz"), process=self.processes["reporting"]
         )
@@ -55,8 +60,31 @@ class Stack:
     async def settle(self, offsets: Offsets, timeout: float = 300) -> dict[str, int]:
         return await wait_until_projected(self.dsn, self.kafka.bootstrap, offsets, timeout)
 
+    def ledger_cli(self, *args: str, stdin: bytes | None = None, exit_code: int = 0) -> str:
+        """Run the operator CLI (``ledger ...``) against this stack; what it printed."""
+        done = subprocess.run(
+            [sys.executable, "-m", "services.ledger.cli", *args],
+            env={**os.environ, "DATABASE_URL": self.dsn, **self.kafka.env(), "COLUMNS": "200"},
+            input=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+        output = done.stdout.decode() + done.stderr.decode()
+        assert done.returncode == exit_code, output
+        return output
+
     async def query(self, query: str, **variables: Any) -> dict[str, Any]:
         return await graphql(self.graphql_url, query, **variables)
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 60, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not met within {timeout} s")
+        await asyncio.sleep(0.5)
 
 
 async def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:

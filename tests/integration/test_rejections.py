@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from demo import guandu2017 as demo
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch
+from tests.helpers import Stack, fetch, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,11 +54,17 @@ async def read_rejections(kafka: KafkaTarget, expected: int, timeout: float = 60
     return found
 
 
+async def resolved(stack: Stack) -> bool:
+    listed = stack.ledger_cli("rejections", "list", "--status", "resolved", "--json")
+    return [json.loads(line)["event_id"] for line in listed.splitlines()] == ["bad-float"]
+
+
 async def test_bad_events_are_rejected_and_change_nothing(
     database: str, kafka: KafkaTarget, tmp_path: Path
 ) -> None:
     stack = Stack(database, kafka, tmp_path)
-    await stack.start_all()
+    # the over-spend could still be covered by funds arriving later: held 2 s, then rejected
+    await stack.start_all(LEDGER_HOLD_SECONDS="2")
     try:
         budget = list(demo.budget_events())
         await stack.settle(await stack.publish(("budget", e) for e in budget))
@@ -104,11 +111,49 @@ async def test_bad_events_are_rejected_and_change_nothing(
         by_reason = {r["reason"]: r for r in rejections}
         assert by_reason["amount_must_be_string"]["field"] == "data.amount"
         assert by_reason["disbursement_exceeds_arrived"]["event_id"] == "bad-overspend"
+        assert "held 2 s" in by_reason["disbursement_exceeds_arrived"]["message"]
         assert all(r["source_topic"] == kafka.topics.budget_events for r in rejections)
 
         assert await fetch(database, "SELECT count(*) AS n FROM ledger.events") == stored_before
         assert await stack.query(LINE_QUERY, line=demo.ZHGD_LINE) == before
         stored = await fetch(database, "SELECT count(*) AS n FROM ledger.rejections")
         assert stored == [{"n": 3}]
+
+        # the operator finds the float amount, corrects it and resubmits it
+        listed = stack.ledger_cli(
+            "rejections", "list", "--reason", "amount_must_be_string", "--json"
+        )
+        (row,) = [json.loads(line) for line in listed.splitlines()]
+        assert (row["event_id"], row["status"]) == ("bad-float", "open")
+        still_bad = json.dumps({**float_amount, "data": {**template["data"], "amount": "1e3"}})
+        refused = stack.ledger_cli(
+            "rejections",
+            "resubmit",
+            str(row["rejection_id"]),
+            "--file",
+            "-",
+            stdin=still_bad.encode(),
+            exit_code=1,
+        )
+        assert "invalid_money_format" in refused
+        corrected = {**float_amount, "data": {**template["data"], "amount": "1000.50"}}
+        stack.ledger_cli(
+            "rejections",
+            "resubmit",
+            str(row["rejection_id"]),
+            "--file",
+            "-",
+            stdin=json.dumps(corrected).encode(),
+        )
+        await wait_for(lambda: resolved(stack), what="rejection resolved")
+        spent = Decimal(before["lineEvaluation"]["spent"]) + Decimal("1000.50")
+
+        async def projected() -> bool:
+            after = await stack.query(LINE_QUERY, line=demo.ZHGD_LINE)
+            return Decimal(after["lineEvaluation"]["spent"]) == spent
+
+        await wait_for(projected, what="corrected disbursement projected")
+        shown = stack.ledger_cli("rejections", "show", str(row["rejection_id"]))
+        assert "status: resolved" in shown and '"amount": 1000.5' in shown
     finally:
         stack.stop()
