@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.common.db import create_pool, migrate
+from services.common.kafka import undecoded
 from services.ledger import store
 from services.ledger.ingest import InboundRecord, ingest_batch
 from services.ledger.relay import JOURNAL_ROWS, REJECTION_ROWS, Relay, run_relays
@@ -53,6 +54,7 @@ def build_app(settings: LedgerSettings) -> FastStream:
         # Kafka offsets are committed only after the batch's transaction committed;
         # a failed batch is sought back and redelivered (event_id makes that a no-op).
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=undecoded,
         description="Upstream events (CONTRACT.md sections 2-3), validated and appended",
     )
     async def on_inbound_events(message: KafkaMessage) -> None:

@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.common.db import create_pool, migrate
+from services.common.kafka import undecoded
 from services.performance.settings import PerformanceSettings
 from services.performance.store import apply_entries
 
@@ -46,6 +47,7 @@ def build_app(settings: PerformanceSettings) -> FastStream:
         # the applied positions stored with the projections decide what is new;
         # Kafka offsets are only a hint of where to resume
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=undecoded,
         description="Accepted events in ledger order, projected for evaluation",
     )
     async def on_ledger_journal(message: KafkaMessage) -> None:
