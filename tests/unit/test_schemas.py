@@ -123,3 +123,23 @@ def test_demo_events_are_valid_contract() -> None:
         "CaseReported",
         "CaseClosed",
     } <= types
+
+
+def test_every_event_type_has_a_valid_example_in_both_documents() -> None:
+    from schemas.events import ALL_EVENTS, event_adapter
+    from schemas.examples import example
+
+    spec = json.loads(generate.documents()["asyncapi.json"])
+    topics = {channel["address"] for channel in spec["channels"].values()}
+    assert topics == {
+        "budget.events",
+        "procurement.events",
+        "case.events",
+        "ledger.journal",
+        "ledger.rejected",
+    }
+    for model in ALL_EVENTS:
+        name = model.__name__
+        assert event_adapter.validate_json(json.dumps(example(name))).event_type == name
+        assert spec["components"]["schemas"][name]["examples"] == [example(name)]
+        assert spec["components"]["schemas"][name]["description"]

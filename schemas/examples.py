@@ -1,0 +1,90 @@
+"""One example of each event type (``data`` only; the envelope is shared), for the JSON
+Schema files and the AsyncAPI document. A test checks that each validates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENVELOPE: dict[str, Any] = {
+    "schema_version": 1,
+    "occurred_at": "2017-08-31T16:00:00+08:00",
+    "department": "GD-CGJ",
+    "fiscal_year": 2017,
+    "source": "finance",
+}
+
+DATA: dict[str, dict[str, Any]] = {
+    "DepartmentRegistered": {
+        "name": "官渡区城市管理综合行政执法局",
+        "headcount_authorised": 13,
+        "headcount_actual": 13,
+    },
+    "BudgetAuthorised": {
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "title": "智慧官渡—网格化运行",
+        "category": "project",
+        "amount": "36890100.00",
+        "procurement_amount": "5000000.00",
+    },
+    "BudgetAdjusted": {"line_id": "GD-CGJ-2017-ZHGD", "amount": "-1200000.00", "reason": "调减"},
+    "FundsArrived": {"line_id": "GD-CGJ-2017-ZHGD", "amount": "26942600.00"},
+    "FundsTransferred": {
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "to_department": "GD-SGB",
+        "amount": "1500000.00",
+    },
+    "Disbursed": {
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "amount": "120000.00",
+        "economic_class": "302",
+        "spending_department": "GD-SGB",
+        "purpose": "网格监督员劳务费",
+    },
+    "DisbursementReversed": {"reverses": "gd2017-pay-0815", "reason": "收款人有误"},
+    "PerformanceTargetSet": {
+        "target_id": "T-closure",
+        "level1": "产出指标",
+        "level2": "质量指标",
+        "name": "结案率",
+        "metric": "closure_rate",
+        "comparator": ">=",
+        "value": "0.95",
+        "unit": "%",
+        "weight": 10,
+    },
+    "OutputRecorded": {"indicator": "门前三包责任书", "quantity": "3200", "unit": "份"},
+    "ProcurementPlanned": {
+        "procurement_id": "P-2017-01",
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "amount": "800000.00",
+        "method": "open_tender",
+    },
+    "ContractAwarded": {
+        "procurement_id": "P-2017-01",
+        "contract_id": "K-2017-01",
+        "supplier": "云南某科技有限公司",
+        "amount": "760000.00",
+    },
+    "CaseReported": {
+        "case_id": "C-2017-000123",
+        "channel": "supervisor_patrol",
+        "category": "占道经营",
+        "kind": "event",
+        "grid": "关上-03",
+    },
+    "CaseAccepted": {"case_id": "C-2017-000123"},
+    "CaseFiled": {"case_id": "C-2017-000123", "deadline_at": "2017-09-02T18:00:00+08:00"},
+    "CaseDispatched": {"case_id": "C-2017-000123", "assignee": "GD-JD-GUANSHANG"},
+    "CaseDisposed": {"case_id": "C-2017-000123"},
+    "CaseClosed": {"case_id": "C-2017-000123"},
+}
+
+
+def example(event_type: str) -> dict[str, Any]:
+    """A complete example event of this type."""
+    return {
+        "event_id": f"example-{event_type}",
+        "event_type": event_type,
+        **ENVELOPE,
+        "data": DATA[event_type],
+    }
