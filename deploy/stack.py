@@ -9,6 +9,7 @@ Kafka (unless DEMO=0), and prints where to look. Ctrl-C stops everything.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -116,6 +117,8 @@ async def run(settings: StackSettings) -> None:
         console.print(
             f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser)\n"
             f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
+            f"Operator CLI: DATABASE_URL='{dsn}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+            ".venv/bin/ledger rejections list\n"
             f"Logs: {logs}\nCtrl-C stops everything."
         )
         while all(s.alive() for s in services):
@@ -130,6 +133,9 @@ async def run(settings: StackSettings) -> None:
 
 
 def main() -> None:
+    # Ctrl-C stops everything in order, even when started with SIGINT ignored (as a
+    # background job of a non-interactive shell, whose children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         asyncio.run(run(StackSettings()))
     except KeyboardInterrupt:

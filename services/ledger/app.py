@@ -129,6 +129,8 @@ def build_app(settings: LedgerSettings) -> FastStream:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ledger %(levelname)s %(message)s")
+    # the relay's periodic topic checks assign partitions; one INFO line each is noise
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
     asyncio.run(build_app(LedgerSettings()).run())
 
 

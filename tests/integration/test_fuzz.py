@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,17 +74,16 @@ def bad_records() -> list[bytes | None]:
 
 
 async def test_the_consumer_survives_garbage(
-    database: str, kafka: KafkaTarget, tmp_path: Path
+    database: str, kafka: KafkaTarget, stack: Stack
 ) -> None:
-    stack = Stack(database, kafka, tmp_path)
-    await stack.start_all()
     bad = bad_records()
     boundary = with_(999, data={**VALID["data"], "amount": "999999999999999.99"})
     topics = [kafka.topics.budget_events, kafka.topics.procurement_events, kafka.topics.case_events]
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, max_request_size=4_000_000)
-    await producer.start()
     offsets = {}
     try:
+        await stack.start_all()
+        await producer.start()
         for i, value in enumerate([*bad, boundary]):
             topic = kafka.topics.budget_events if value is boundary else topics[i % 3]
             key = [None, b"FUZZ", b"\xff\xfe"][i % 3] if value is not None else b"FUZZ"
@@ -103,4 +101,3 @@ async def test_the_consumer_survives_garbage(
         assert stack.processes["ledger"].alive()
     finally:
         await producer.stop()
-        stack.stop()

@@ -43,7 +43,7 @@ operation = st.one_of(
 
 def records(ops: list[tuple[Any, ...]], departments: list[str]) -> list[InboundRecord]:
     sent: list[dict[str, Any]] = []
-    out = []
+    out: list[InboundRecord] = []
     for i, (op, department) in enumerate(zip(ops, departments, strict=True)):
         kind, *args = op
         event: dict[str, Any] = {

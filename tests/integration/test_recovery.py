@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,31 +63,27 @@ def procurement_events() -> list[dict[str, Any]]:
 
 
 async def test_procurement_published_before_its_budget_line_waits_for_it(
-    database: str, kafka: KafkaTarget, tmp_path: Path
+    database: str, kafka: KafkaTarget, stack: Stack
 ) -> None:
-    stack = Stack(database, kafka, tmp_path)
     await stack.start_all()
-    try:
-        # the procurement system is faster than the finance system
-        await stack.settle(await stack.publish(("procurement", e) for e in procurement_events()))
-        held = stack.ledger_cli("held")
-        assert "unknown_budget_line" in held and "unknown_procurement" in held
-        assert await fetch(database, "SELECT count(*) AS n FROM ledger.rejections") == [{"n": 0}]
+    # the procurement system is faster than the finance system
+    await stack.settle(await stack.publish(("procurement", e) for e in procurement_events()))
+    held = stack.ledger_cli("held")
+    assert "unknown_budget_line" in held and "unknown_procurement" in held
+    assert await fetch(database, "SELECT count(*) AS n FROM ledger.rejections") == [{"n": 0}]
 
-        await stack.settle(await stack.publish(("budget", e) for e in demo.budget_events()))
-        rows = await fetch(
-            database, "SELECT event_id FROM ledger.events WHERE event_id LIKE 'proc-%' ORDER BY 1"
-        )
-        assert [r["event_id"] for r in rows] == ["proc-1", "proc-2"]
-        assert await fetch(database, "SELECT count(*) AS n FROM ledger.pending") == [{"n": 0}]
-        figures = await stack.query(FIGURES)
-        assert figures["departmentEvaluation"]["procurement"] == {
-            "planned": "800000.00",
-            "contracted": "600000.00",
-            "procurementExecutionRate": "0.7500",
-        }
-    finally:
-        stack.stop()
+    await stack.settle(await stack.publish(("budget", e) for e in demo.budget_events()))
+    rows = await fetch(
+        database, "SELECT event_id FROM ledger.events WHERE event_id LIKE 'proc-%' ORDER BY 1"
+    )
+    assert [r["event_id"] for r in rows] == ["proc-1", "proc-2"]
+    assert await fetch(database, "SELECT count(*) AS n FROM ledger.pending") == [{"n": 0}]
+    figures = await stack.query(FIGURES)
+    assert figures["departmentEvaluation"]["procurement"] == {
+        "planned": "800000.00",
+        "contracted": "600000.00",
+        "procurementExecutionRate": "0.7500",
+    }
 
 
 async def journal_positions(kafka: KafkaTarget) -> list[int]:
@@ -112,56 +107,52 @@ async def journal_positions(kafka: KafkaTarget) -> list[int]:
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="restarts the embedded broker"
 )
 async def test_the_journal_is_published_again_after_the_broker_lost_it(
-    database: str, kafka: KafkaTarget, tmp_path: Path
+    database: str, kafka: KafkaTarget, stack: Stack
 ) -> None:
     assert kafka.broker is not None
-    stack = Stack(database, kafka, tmp_path)
     await stack.start_all(LEDGER_TOPIC_CHECK_SECONDS="1")
-    try:
-        budget = list(demo.budget_events())
-        await stack.settle(await stack.publish(("budget", e) for e in budget))
-        accepted = len(budget)
-        assert await journal_positions(kafka) == list(range(1, accepted + 1))
-        before = await stack.query(FIGURES)
-        applied = await fetch(database, "SELECT * FROM performance.applied_positions ORDER BY 1")
+    budget = list(demo.budget_events())
+    await stack.settle(await stack.publish(("budget", e) for e in budget))
+    accepted = len(budget)
+    assert await journal_positions(kafka) == list(range(1, accepted + 1))
+    before = await stack.query(FIGURES)
+    applied = await fetch(database, "SELECT * FROM performance.applied_positions ORDER BY 1")
 
-        # the memory-only development broker restarts: every topic is empty again
-        kafka.broker.stop()
-        kafka.broker.start()
-        await create_topics(kafka.bootstrap, kafka.topics.all())
+    # the memory-only development broker restarts: every topic is empty again
+    kafka.broker.stop()
+    kafka.broker.start()
+    await create_topics(kafka.bootstrap, kafka.topics.all())
 
-        async def republished() -> bool:
-            return await journal_positions(kafka) == list(range(1, accepted + 1))
+    async def republished() -> bool:
+        return await journal_positions(kafka) == list(range(1, accepted + 1))
 
-        await wait_for(republished, timeout=120, what="journal re-published")
-        await asyncio.sleep(3)  # the performance service has re-read it by now
-        assert await stack.query(FIGURES) == before
-        assert await fetch(database, "SELECT * FROM performance.applied_positions ORDER BY 1") == (
-            applied
-        )
+    await wait_for(republished, timeout=120, what="journal re-published")
+    await asyncio.sleep(3)  # the performance service has re-read it by now
+    assert await stack.query(FIGURES) == before
+    assert await fetch(database, "SELECT * FROM performance.applied_positions ORDER BY 1") == (
+        applied
+    )
 
-        # the pipeline carries on: a new adjustment is projected once
-        adjustment = {
-            **budget[-1],
-            "event_id": "late-adjustment",
-            "event_type": "BudgetAdjusted",
-            "occurred_at": "2017-12-20T10:00:00+08:00",
-            "data": {"line_id": demo.ZHGD_LINE, "amount": "100.00", "reason": "追加"},
-        }
-        await stack.settle(await stack.publish([("budget", adjustment)]), timeout=120)
-        adjusted = (await stack.query(FIGURES))["departmentEvaluation"]["budget"]["adjustedBudget"]
-        was = before["departmentEvaluation"]["budget"]["adjustedBudget"]
-        assert Decimal(adjusted) == Decimal(was) + 100
+    # the pipeline carries on: a new adjustment is projected once
+    adjustment = {
+        **budget[-1],
+        "event_id": "late-adjustment",
+        "event_type": "BudgetAdjusted",
+        "occurred_at": "2017-12-20T10:00:00+08:00",
+        "data": {"line_id": demo.ZHGD_LINE, "amount": "100.00", "reason": "追加"},
+    }
+    await stack.settle(await stack.publish([("budget", adjustment)]), timeout=120)
+    adjusted = (await stack.query(FIGURES))["departmentEvaluation"]["budget"]["adjustedBudget"]
+    was = before["departmentEvaluation"]["budget"]["adjustedBudget"]
+    assert Decimal(adjusted) == Decimal(was) + 100
 
-        # and an operator can re-publish by hand: consumers skip what they applied
-        after_arrival = await stack.query(FIGURES)
-        stack.ledger_cli("journal", "republish")
+    # and an operator can re-publish by hand: consumers skip what they applied
+    after_arrival = await stack.query(FIGURES)
+    stack.ledger_cli("journal", "republish")
 
-        async def twice() -> bool:
-            return len(await journal_positions(kafka)) == 2 * (accepted + 1)
+    async def twice() -> bool:
+        return len(await journal_positions(kafka)) == 2 * (accepted + 1)
 
-        await wait_for(twice, timeout=120, what="journal re-published by hand")
-        await asyncio.sleep(3)
-        assert await stack.query(FIGURES) == after_arrival
-    finally:
-        stack.stop()
+    await wait_for(twice, timeout=120, what="journal re-published by hand")
+    await asyncio.sleep(3)
+    assert await stack.query(FIGURES) == after_arrival
