@@ -5,18 +5,16 @@ reading the same records (its own consumer group, database and journal topic).""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from demo.publish import Offsets, publish
 from deploy.infra import ServiceProcess, create_topics, wait_for_consumer_group
 from tests.conftest import KafkaTarget, create_database
-from tests.helpers import fetch, wait_for
+from tests.helpers import fetch, read_topic, wait_for
 from tests.workload import workload
 
 pytestmark = pytest.mark.integration
@@ -75,26 +73,13 @@ class LedgerRun:
     async def journal_as_applied(self) -> dict[str, list[str]]:
         """Each department's journal as a consumer applies it (positions already seen are
         skipped); it must equal the event store's order for that department."""
-        consumer = AIOKafkaConsumer(
-            self.journal,
-            bootstrap_servers=self.kafka.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
         applied: dict[str, list[str]] = {}
         last: dict[str, int] = {}
-        try:
-            while batch := await consumer.getmany(timeout_ms=2000, max_records=10_000):
-                for records in batch.values():
-                    for record in records:
-                        entry = json.loads(record.value)
-                        department = entry["event"]["department"]
-                        if entry["position"] > last.get(department, 0):
-                            last[department] = entry["position"]
-                            applied.setdefault(department, []).append(entry["event"]["event_id"])
-        finally:
-            await consumer.stop()
+        for entry in await read_topic(self.kafka.bootstrap, self.journal):
+            department = entry["event"]["department"]
+            if entry["position"] > last.get(department, 0):
+                last[department] = entry["position"]
+                applied.setdefault(department, []).append(entry["event"]["event_id"])
         stored = await fetch(
             self.dsn, "SELECT department, event_id FROM ledger.events ORDER BY position"
         )

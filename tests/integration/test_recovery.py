@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from demo import guandu2017 as demo
 from deploy.infra import create_topics
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch, wait_for
+from tests.helpers import Stack, fetch, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -87,20 +85,9 @@ async def test_procurement_published_before_its_budget_line_waits_for_it(
 
 
 async def journal_positions(kafka: KafkaTarget) -> list[int]:
-    consumer = AIOKafkaConsumer(
-        kafka.topics.ledger_journal,
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    return sorted(
+        e["position"] for e in await read_topic(kafka.bootstrap, kafka.topics.ledger_journal)
     )
-    await consumer.start()
-    positions: list[int] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1500):
-            positions += [json.loads(r.value)["position"] for rs in batch.values() for r in rs]
-    finally:
-        await consumer.stop()
-    return sorted(positions)
 
 
 @pytest.mark.skipif(

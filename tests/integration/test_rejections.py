@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from demo import guandu2017 as demo
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch, wait_for
+from tests.helpers import Stack, fetch, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,29 +26,6 @@ query($line: String!) {
   }
 }
 """
-
-
-async def read_rejections(kafka: KafkaTarget, expected: int, timeout: float = 60) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        kafka.topics.ledger_rejected,
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and len(found) < expected:
-            batch = await consumer.getmany(timeout_ms=1000)
-            found += [json.loads(r.value) for records in batch.values() for r in records]
-        await asyncio.sleep(1)  # anything beyond the expected would show up now
-        batch = await consumer.getmany(timeout_ms=1000)
-        found += [json.loads(r.value) for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def resolved(stack: Stack) -> bool:
@@ -98,7 +73,7 @@ async def test_bad_events_are_rejected_and_change_nothing(
         await producer.stop()
     await stack.settle(offsets)
 
-    rejections = await read_rejections(kafka, expected=3)
+    rejections = await read_topic(kafka.bootstrap, kafka.topics.ledger_rejected, at_least=3)
     assert sorted(r["reason"] for r in rejections) == [
         "amount_must_be_string",
         "disbursement_exceeds_arrived",
