@@ -31,7 +31,12 @@ CASE_COUNTS = (
     "disposed",
     "closed",
     "advance_disposals",
+    "closed_on_time",  # closed at or before its deadline_at
+    "closed_filed",  # closed, and filed before (numerator of closure_rate_due)
+    "closed_accepted",  # closed, and accepted before (open = accepted - closed_accepted)
 )
+# a filed case not closed yet sits in case_deadlines under this closing day
+NOT_CLOSED = date(9999, 12, 31)
 CASE_DIMENSIONS = ("channel", "category", "kind")
 # stage event -> (case column holding its time, count it increments)
 CASE_STAGE_COLUMNS = {
@@ -74,6 +79,10 @@ class BatchProjection:
     )
     case_daily: defaultdict[tuple[str, int, str, str, date], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_COUNTS, 0))
+    )
+    # filed cases by (department, year, dimension, value, deadline day, closing day)
+    case_deadlines: defaultdict[tuple[str, int, str, str, date, date], int] = field(
+        default_factory=lambda: defaultdict(int)
     )
     touched_cases: set[tuple[str, str]] = field(default_factory=set)
 
@@ -174,6 +183,12 @@ class BatchProjection:
             key = (event["department"], event["fiscal_year"], dimension, case[dimension], day)
             self.case_daily[key][count] += 1
 
+    def _deadline(self, event: dict[str, Any], case: dict[str, Any], closed: date, n: int) -> None:
+        deadline = case["deadline_at"].astimezone(self.timezone).date()
+        for dimension in CASE_DIMENSIONS:
+            key = (event["department"], event["fiscal_year"], dimension, case[dimension])
+            self.case_deadlines[(*key, deadline, closed)] += n
+
     def on_CaseReported(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         data = event["data"]
         self.cases[(event["department"], data["case_id"])] = {
@@ -191,7 +206,9 @@ class BatchProjection:
         self._stage(event)
 
     def on_CaseFiled(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._stage(event)["deadline_at"] = datetime.fromisoformat(event["data"]["deadline_at"])
+        case = self._stage(event)
+        case["deadline_at"] = datetime.fromisoformat(event["data"]["deadline_at"])
+        self._deadline(event, case, NOT_CLOSED, +1)
 
     def on_CaseDispatched(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         self._stage(event)["assignee"] = event["data"]["assignee"]
@@ -200,4 +217,12 @@ class BatchProjection:
         self._stage(event)
 
     def on_CaseClosed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._stage(event)
+        case = self._stage(event)
+        if case["accepted_at"] is not None:
+            self._count(event, case, "closed_accepted")
+        if case["deadline_at"] is not None:  # filed: it was due, and is no longer open
+            self._count(event, case, "closed_filed")
+            if case["closed_at"] <= case["deadline_at"]:
+                self._count(event, case, "closed_on_time")
+            self._deadline(event, case, NOT_CLOSED, -1)
+            self._deadline(event, case, self.day_of(event), +1)

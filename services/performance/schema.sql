@@ -88,3 +88,20 @@ CREATE TABLE IF NOT EXISTS performance.case_daily (
     advance_disposals integer NOT NULL DEFAULT 0,
     PRIMARY KEY (department, fiscal_year, dimension, value, day)
 );
+ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_on_time integer NOT NULL DEFAULT 0;
+ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_filed integer NOT NULL DEFAULT 0;
+ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_accepted integer NOT NULL DEFAULT 0;
+
+-- Filed cases by deadline day and closing day (9999-12-31 while not closed), per dimension:
+-- "due", "overdue" and "closed before the deadline" as of any day T are sums over it, so
+-- their cost depends on days, not on the number of cases.
+CREATE TABLE IF NOT EXISTS performance.case_deadlines (
+    department   text    NOT NULL,
+    fiscal_year  integer NOT NULL,
+    dimension    text    NOT NULL,
+    value        text    NOT NULL,
+    deadline_day date    NOT NULL,
+    closed_day   date    NOT NULL,
+    cases        integer NOT NULL,
+    PRIMARY KEY (department, fiscal_year, dimension, value, deadline_day, closed_day)
+);

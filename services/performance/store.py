@@ -142,6 +142,18 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             """,
             *([case[c] for case in touched] for c in CASE_COLUMNS),
         )
+    if p.case_deadlines:
+        await conn.execute(
+            """
+            INSERT INTO performance.case_deadlines
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::date[],
+                                 $6::date[], $7::int[])
+            ON CONFLICT (department, fiscal_year, dimension, value, deadline_day, closed_day)
+            DO UPDATE SET cases = case_deadlines.cases + excluded.cases
+            """,
+            *(list(column) for column in zip(*p.case_deadlines, strict=True)),
+            list(p.case_deadlines.values()),
+        )
     if p.case_daily:
         names, args = _columns(
             ("department", "fiscal_year", "dimension", "value", "day", *CASE_COUNTS),

@@ -115,9 +115,34 @@ async def department_cases(
         fiscal_year,
         as_of,
     )
+    deadlines = await conn.fetch(
+        """
+        SELECT dimension, value,
+               coalesce(sum(cases) FILTER (WHERE deadline_day <= $3), 0)::int AS due_by_deadline,
+               coalesce(sum(cases) FILTER (WHERE closed_day <= $3 AND deadline_day > $3), 0)::int
+                   AS closed_before_deadline,
+               coalesce(sum(cases) FILTER (WHERE deadline_day <= $3 AND closed_day > $3), 0)::int
+                   AS overdue
+        FROM performance.case_deadlines
+        WHERE department = $1 AND fiscal_year = $2
+        GROUP BY dimension, value
+        """,
+        code,
+        fiscal_year,
+        as_of,
+    )
+    by_value = {(r["dimension"], r["value"]): r for r in deadlines}
     grouped: dict[str, list[dict[str, Any]]] = {"channel": [], "category": [], "kind": []}
     for row in rows:
-        grouped[row["dimension"]].append(dict(row))
+        counts = dict(row)
+        deadline = by_value.get((row["dimension"], row["value"]))
+        # due: filed cases whose deadline is on or before T, plus those closed by T whose
+        # deadline is later (CONTRACT.md section 4)
+        counts["due"] = counts["overdue"] = 0
+        if deadline:
+            counts["due"] = deadline["due_by_deadline"] + deadline["closed_before_deadline"]
+            counts["overdue"] = deadline["overdue"]
+        grouped[row["dimension"]].append(counts)
     return grouped
 
 

@@ -98,11 +98,22 @@ class CaseCounts:
     dispatched: int
     disposed: int
     closed: int
+    closed_on_time: int = strawberry.field(description="Closed at or before its deadline_at")
+    due: int = strawberry.field(
+        description="Filed cases whose deadline is on or before the date, plus filed cases "
+        "already closed by then whose deadline is later"
+    )
+    open: int = strawberry.field(description="Accepted and not closed by the date (积压)")
+    overdue: int = strawberry.field(description="Open, with its deadline on or before the date")
     advance_disposals: int = strawberry.field(description="先行处置")
-    filing_rate: str | None = strawberry.field(description="filed / accepted")
-    dispatch_rate: str | None = strawberry.field(description="dispatched / filed")
-    disposal_rate: str | None = strawberry.field(description="disposed / dispatched")
-    closure_rate: str | None = strawberry.field(description="closed / accepted")
+    filing_rate: str | None = strawberry.field(description="filed / accepted (立案率)")
+    dispatch_rate: str | None = strawberry.field(description="dispatched / filed (派遣率)")
+    disposal_rate: str | None = strawberry.field(description="disposed / dispatched (处置率)")
+    closure_rate: str | None = strawberry.field(description="closed / accepted (结案率)")
+    closure_rate_due: str | None = strawberry.field(
+        description="filed cases closed by the date / due"
+    )
+    on_time_rate: str | None = strawberry.field(description="closed_on_time / due (按期结案率)")
 
 
 def case_fields(counts: dict[str, Any]) -> dict[str, Any]:
@@ -113,11 +124,17 @@ def case_fields(counts: dict[str, Any]) -> dict[str, Any]:
         "dispatched": counts["dispatched"],
         "disposed": counts["disposed"],
         "closed": counts["closed"],
+        "closed_on_time": counts["closed_on_time"],
+        "due": counts["due"],
+        "open": counts["accepted"] - counts["closed_accepted"],
+        "overdue": counts["overdue"],
         "advance_disposals": counts["advance_disposals"],
         "filing_rate": _rate(counts["filed"], counts["accepted"]),
         "dispatch_rate": _rate(counts["dispatched"], counts["filed"]),
         "disposal_rate": _rate(counts["disposed"], counts["dispatched"]),
         "closure_rate": _rate(counts["closed"], counts["accepted"]),
+        "closure_rate_due": _rate(counts["closed_filed"], counts["due"]),
+        "on_time_rate": _rate(counts["closed_on_time"], counts["due"]),
     }
 
 
@@ -176,7 +193,9 @@ def _as_of(as_of: date | None, fiscal_year: int) -> date:
 
 
 def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
-    totals = {c: sum(row[c] for row in grouped["kind"]) for c in queries.CASE_COUNTS}
+    totals = {
+        c: sum(row[c] for row in grouped["kind"]) for c in (*queries.CASE_COUNTS, "due", "overdue")
+    }
     return CaseMetrics(
         **case_fields(totals),
         by_channel=[ChannelCases(channel=r["value"], **case_fields(r)) for r in grouped["channel"]],

@@ -1,0 +1,198 @@
+"""As of any date: the evaluation answered from the projections equals a brute-force count
+over the raw events, at several dates of the year (real PostgreSQL, the GraphQL schema)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from schemas.money import format_money, rate
+from services.common.db import create_pool, migrate
+from services.performance import store
+from services.reporting.schema import Context, schema
+
+pytestmark = pytest.mark.integration
+
+TZ = ZoneInfo("Asia/Shanghai")
+YEAR_END = datetime(2018, 1, 1, tzinfo=TZ) - timedelta(minutes=1)
+DATES = [
+    date(2017, 1, 31),
+    date(2017, 4, 15),
+    date(2017, 6, 30),
+    date(2017, 9, 1),
+    date(2017, 12, 31),
+]
+COUNTS = "reported accepted filed dispatched disposed closed closedOnTime due open overdue"
+RATES = "filingRate dispatchRate disposalRate closureRate closureRateDue onTimeRate"
+QUERY = f"""
+query($asOf: Date) {{
+  departmentEvaluation(department: "D", fiscalYear: 2017, asOf: $asOf) {{
+    budget {{ adjustedBudget arrived spent arrivalRate executionRate }}
+    cases {{ {COUNTS} advanceDisposals {RATES} byChannel {{ channel {COUNTS} {RATES} }} }}
+  }}
+}}
+"""
+
+
+def random_cases(rnd: random.Random, n: int) -> list[dict[str, Any]]:
+    """Stage times of n cases: some filed with deadlines met or missed, some skipping stages,
+    some never closed."""
+    start = datetime(2017, 1, 1, tzinfo=TZ)
+    cases = []
+    for i in range(n):
+        t = start + timedelta(minutes=rnd.randrange(365 * 24 * 60 - 600))
+        case: dict[str, Any] = {
+            "case_id": f"C{i}",
+            "channel": rnd.choice(["video", "public_hotline", "supervisor_patrol"]),
+            "advance": rnd.random() < 0.05,
+            "CaseReported": t,
+        }
+        if rnd.random() < 0.9:
+            t = case["CaseAccepted"] = t + timedelta(minutes=rnd.randint(1, 60))
+            if rnd.random() < 0.7:
+                t = case["CaseFiled"] = t + timedelta(hours=rnd.randint(1, 30))
+                case["deadline"] = t + timedelta(days=rnd.randint(1, 10), hours=rnd.randint(0, 23))
+                for stage in ("CaseDispatched", "CaseDisposed"):
+                    if rnd.random() < 0.9:
+                        t = case[stage] = t + timedelta(hours=rnd.randint(1, 100))
+        if rnd.random() < 0.8:
+            case["CaseClosed"] = t + timedelta(hours=rnd.randint(0, 300))
+        for stage in ("CaseDispatched", "CaseDisposed", "CaseClosed"):
+            if stage in case and case[stage] > YEAR_END:
+                case[stage] = YEAR_END
+        cases.append(case)
+    return cases
+
+
+def journal(cases: list[dict[str, Any]], money: list[tuple[str, datetime, str]]) -> list[dict]:
+    def entry(event_type: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+        event = {
+            "event_type": event_type,
+            "department": "D",
+            "fiscal_year": 2017,
+            "occurred_at": at.isoformat(),
+            "data": data,
+        }
+        return {"event": event, "context": {}}
+
+    entries = [
+        entry("BudgetAuthorised", datetime(2017, 1, 3, tzinfo=TZ), {
+            "line_id": "L", "title": "t", "category": "project", "amount": "100000.00"})
+    ]  # fmt: skip
+    for event_type, at, amount in money:
+        data: dict[str, Any] = {"line_id": "L", "amount": amount}
+        if event_type == "Disbursed":
+            data["economic_class"] = "302"
+        entries.append(entry(event_type, at, data))
+    for case in cases:
+        report = {"case_id": case["case_id"], "channel": case["channel"], "category": "x",
+                  "kind": "event", "advance_disposal": case["advance"]}  # fmt: skip
+        entries.append(entry("CaseReported", case["CaseReported"], report))
+        for stage in ("CaseAccepted", "CaseFiled", "CaseDispatched", "CaseDisposed", "CaseClosed"):
+            if stage in case:
+                data = {"case_id": case["case_id"]}
+                if stage == "CaseFiled":
+                    data["deadline_at"] = case["deadline"].isoformat()
+                if stage == "CaseDispatched":
+                    data["assignee"] = "STREET-1"
+                entries.append(entry(stage, case[stage], data))
+    entries.sort(key=lambda e: e["event"]["occurred_at"])
+    for position, e in enumerate(entries, start=1):
+        e["position"] = position
+    return entries
+
+
+def brute_force_cases(cases: list[dict[str, Any]], day: date) -> dict[str, Any]:
+    cutoff = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+
+    def by(case: dict[str, Any], stage: str) -> bool:
+        return stage in case and case[stage] < cutoff
+
+    counts = {
+        "reported": sum(by(c, "CaseReported") for c in cases),
+        "accepted": sum(by(c, "CaseAccepted") for c in cases),
+        "filed": sum(by(c, "CaseFiled") for c in cases),
+        "dispatched": sum(by(c, "CaseDispatched") for c in cases),
+        "disposed": sum(by(c, "CaseDisposed") for c in cases),
+        "closed": sum(by(c, "CaseClosed") for c in cases),
+        "closedOnTime": sum(
+            by(c, "CaseClosed") and "deadline" in c and c["CaseClosed"] <= c["deadline"]
+            for c in cases
+        ),
+        "due": sum(
+            by(c, "CaseFiled") and (c["deadline"] < cutoff or by(c, "CaseClosed")) for c in cases
+        ),
+        "open": sum(by(c, "CaseAccepted") and not by(c, "CaseClosed") for c in cases),
+        "overdue": sum(
+            by(c, "CaseAccepted") and not by(c, "CaseClosed") and "deadline" in c
+            and c["deadline"] < cutoff
+            for c in cases
+        ),
+    }  # fmt: skip
+    closed_filed = sum(by(c, "CaseFiled") and by(c, "CaseClosed") for c in cases)
+
+    def r(numerator: int, denominator: int) -> str | None:
+        value = rate(numerator, denominator)
+        return None if value is None else str(value)
+
+    return {
+        **counts,
+        "filingRate": r(counts["filed"], counts["accepted"]),
+        "dispatchRate": r(counts["dispatched"], counts["filed"]),
+        "disposalRate": r(counts["disposed"], counts["dispatched"]),
+        "closureRate": r(counts["closed"], counts["accepted"]),
+        "closureRateDue": r(closed_filed, counts["due"]),
+        "onTimeRate": r(counts["closedOnTime"], counts["due"]),
+    }
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database)
+    await migrate(pool, Path(store.__file__).with_name("schema.sql"))
+    yield pool
+    await pool.close()
+
+
+async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) -> None:
+    rnd = random.Random(31)
+    cases = random_cases(rnd, 600)
+    money = []
+    for _ in range(60):
+        at = datetime(2017, 1, 4, tzinfo=TZ) + timedelta(hours=rnd.randrange(360 * 24))
+        money.append(("FundsArrived", at, f"{rnd.randint(1, 900)}.{rnd.randint(0, 99):02d}"))
+        money.append(("Disbursed", at + timedelta(hours=1), f"{rnd.randint(1, 400)}.00"))
+    entries = journal(cases, money)
+    for start in range(0, len(entries), 700):  # in batches, as the service applies them
+        await store.apply_entries(pool, entries[start : start + 700], TZ)
+
+    for day in DATES:
+        result = await schema.execute(
+            QUERY, variable_values={"asOf": day.isoformat()}, context_value=Context(pool)
+        )
+        assert result.errors is None, result.errors
+        evaluation = result.data["departmentEvaluation"]  # type: ignore[index]
+        got = evaluation["cases"]
+        expected = brute_force_cases(cases, day)
+        assert {k: got[k] for k in expected} == expected, day
+        assert got["advanceDisposals"] == sum(
+            c["advance"] and c["CaseReported"].date() <= day for c in cases
+        )
+        for channel in got["byChannel"]:
+            mine = [c for c in cases if c["channel"] == channel["channel"]]
+            assert {k: channel[k] for k in expected} == brute_force_cases(mine, day), day
+
+        cutoff = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+        arrived = sum(Decimal(a) for t, at, a in money if t == "FundsArrived" and at < cutoff)
+        spent = sum(Decimal(a) for t, at, a in money if t == "Disbursed" and at < cutoff)
+        budget = evaluation["budget"]
+        assert (budget["arrived"], budget["spent"]) == (format_money(arrived), format_money(spent))
+        assert budget["arrivalRate"] == str(rate(arrived, Decimal("100000.00")))
