@@ -223,6 +223,36 @@ def budget_events() -> Iterator[dict[str, Any]]:
     for month, day, event_id, event_type, data in schedule:
         yield ev(f"zhgd-{event_id}", event_type, _at(month, day), BUREAU, line_id=ZHGD_LINE, **data)
 
+    # Targets. The report states what was achieved, not the targets set or their weights:
+    # the indicators follow its figures, but every target value and weight is invented.
+    targets = [  # (unit, target_id, 产出指标's level 2, name, metric, at least, unit, weight)
+        (GRID, "closure", "质量指标", "案件结案率", "closure_rate", "0.95", "%", 20),
+        (GRID, "execution", "时效指标", "预算执行率", "execution_rate", "1", "%", 20),
+        (GRID, "advance", "数量指标", "先行处置案件", "advance_disposals", "15000", "件", 10),
+        (GRID, "mqsb", "数量指标", "采集门前三包信息", "output:门前三包信息", "10000", "条", 10),
+        (GRID, "mtgg", "数量指标", "采集门头广告信息", "output:门头广告信息", "7000", "条", 10),
+        (GRID, "gc", "数量指标", "采集公厕信息", "output:公厕信息", "120", "座", 10),
+        (BUREAU, "zhgd-arrival", "时效指标", "资金到位率", "arrival_rate", "1", "%", 10),
+        (BUREAU, "zhgd-execution", "时效指标", "预算执行率", "execution_rate", "0.9", "%", 10),
+    ]
+    for unit, tid, level2, name, metric, value, measure, weight in targets:
+        fields: dict[str, Any] = {
+            "target_id": tid, "level1": "产出指标", "level2": level2, "name": name,
+            "metric": metric, "comparator": ">=", "value": value, "unit": measure,
+            "weight": weight,
+        }  # fmt: skip
+        if unit == BUREAU:  # the bureau's targets are those of its project line
+            fields["line_id"] = ZHGD_LINE
+        yield ev(f"target-{tid}", "PerformanceTargetSet", _at(1, 10), unit, **fields)
+    # "2017年共采集门前三包信息10162条、门头广告信息7355条、公厕信息99条" (recorded at year end)
+    for oid, indicator, quantity, unit in (
+        ("mqsb", "门前三包信息", "10162", "条"),
+        ("mtgg", "门头广告信息", "7355", "条"),
+        ("gc", "公厕信息", "99", "座"),
+    ):
+        yield ev(f"output-{oid}", "OutputRecorded", _at(12, 29), GRID,
+                 indicator=indicator, quantity=quantity, unit=unit)  # fmt: skip
+
 
 def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
     """case.events of the grid centre's platform: CaseReported, CaseAccepted and CaseClosed

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -108,6 +111,39 @@ async def read_topic(
                 return found
     finally:
         await consumer.stop()
+
+
+CHROMIUM_FLAGS = [  # what this closed network needs (see the machine notes)
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium(url: str, profile: Path, screenshot: Path | None = None) -> str:
+    """The page as real headless Chromium renders it (its DOM), optionally a screenshot."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+    if screenshot is not None:
+        shot = [exe, *flags, f"--screenshot={screenshot}", "--window-size=1280,4200", url]
+        subprocess.run(shot, capture_output=True, timeout=120, check=True)
+        assert screenshot.stat().st_size > 10_000, "blank screenshot"
+    done = subprocess.run([exe, *flags, "--dump-dom", url], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return done.stdout.decode()
+
+
+def text_by_id(dom: str, element_id: str) -> str:
+    """The text of the element with this id in a rendered DOM."""
+    match = re.search(rf'id="{re.escape(element_id)}"[^>]*>([^<]*)<', dom)
+    assert match, f"no element #{element_id} on the page"
+    return html.unescape(match.group(1)).strip()
 
 
 async def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:

@@ -85,12 +85,16 @@ class BatchProjection:
         default_factory=lambda: defaultdict(int)
     )
     touched_cases: set[tuple[str, str]] = field(default_factory=set)
+    targets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (department, year, indicator, unit, line_id or '', day) -> quantity
+    outputs_daily: defaultdict[tuple[str, int, str, str, str, date], Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
 
     def apply(self, entry: dict[str, Any]) -> None:
         event = entry["event"]
-        handler = getattr(self, "on_" + event["event_type"], None)
-        if handler is not None:  # targets and outputs are not projected yet
-            handler(event, entry.get("context") or {})
+        handler = getattr(self, "on_" + event["event_type"])
+        handler(event, entry.get("context") or {})
 
     def day_of(self, event: dict[str, Any]) -> date:
         return datetime.fromisoformat(event["occurred_at"]).astimezone(self.timezone).date()
@@ -161,6 +165,31 @@ class BatchProjection:
 
     def on_ContractAwarded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         self._line(event, context["line_id"], contracted=Decimal(event["data"]["amount"]))
+
+    # --- targets and outputs ------------------------------------------------------------------
+
+    def on_PerformanceTargetSet(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]  # the same target_id again replaces the target
+        self.targets[(event["department"], data["target_id"])] = {
+            "department": event["department"],
+            "target_id": data["target_id"],
+            "fiscal_year": event["fiscal_year"],
+            "line_id": data.get("line_id"),
+            "level1": data["level1"],
+            "level2": data["level2"],
+            "name": data["name"],
+            "metric": data["metric"],
+            "comparator": data["comparator"],
+            "value": Decimal(data["value"]),
+            "unit": data["unit"],
+            "weight": Decimal(str(data["weight"])),
+        }
+
+    def on_OutputRecorded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        data = event["data"]
+        key = (event["department"], event["fiscal_year"], data["indicator"], data["unit"],
+               data.get("line_id") or "", self.day_of(event))  # fmt: skip
+        self.outputs_daily[key] += Decimal(data["quantity"])
 
     # --- cases ---------------------------------------------------------------------------------
 

@@ -105,3 +105,32 @@ CREATE TABLE IF NOT EXISTS performance.case_deadlines (
     cases        integer NOT NULL,
     PRIMARY KEY (department, fiscal_year, dimension, value, deadline_day, closed_day)
 );
+
+-- Performance targets (PerformanceTargetSet); the same target_id again replaces it.
+CREATE TABLE IF NOT EXISTS performance.targets (
+    department  text    NOT NULL,
+    target_id   text    NOT NULL,
+    fiscal_year integer NOT NULL,
+    line_id     text,
+    level1      text    NOT NULL,
+    level2      text    NOT NULL,
+    name        text    NOT NULL,
+    metric      text    NOT NULL,
+    comparator  text    NOT NULL,
+    value       numeric NOT NULL,
+    unit        text    NOT NULL,
+    weight      numeric NOT NULL,
+    PRIMARY KEY (department, target_id)
+);
+
+-- Outputs recorded per day (OutputRecorded); line_id '' for a department-level output.
+CREATE TABLE IF NOT EXISTS performance.outputs_daily (
+    department  text    NOT NULL,
+    fiscal_year integer NOT NULL,
+    indicator   text    NOT NULL,
+    unit        text    NOT NULL,
+    line_id     text    NOT NULL,
+    day         date    NOT NULL,
+    quantity    numeric NOT NULL,
+    PRIMARY KEY (department, fiscal_year, indicator, unit, line_id, day)
+);

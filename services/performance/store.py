@@ -142,6 +142,31 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             """,
             *([case[c] for case in touched] for c in CASE_COLUMNS),
         )
+    if p.targets:
+        await conn.executemany(
+            """
+            INSERT INTO performance.targets VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                                                    $12)
+            ON CONFLICT (department, target_id) DO UPDATE SET fiscal_year = excluded.fiscal_year,
+                line_id = excluded.line_id, level1 = excluded.level1, level2 = excluded.level2,
+                name = excluded.name, metric = excluded.metric,
+                comparator = excluded.comparator, value = excluded.value, unit = excluded.unit,
+                weight = excluded.weight
+            """,
+            [tuple(t.values()) for t in p.targets.values()],
+        )
+    if p.outputs_daily:
+        await conn.execute(
+            """
+            INSERT INTO performance.outputs_daily
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
+                                 $6::date[], $7::numeric[])
+            ON CONFLICT (department, fiscal_year, indicator, unit, line_id, day)
+            DO UPDATE SET quantity = outputs_daily.quantity + excluded.quantity
+            """,
+            *(list(column) for column in zip(*p.outputs_daily, strict=True)),
+            list(p.outputs_daily.values()),
+        )
     if p.case_deadlines:
         await conn.execute(
             """

@@ -1,6 +1,7 @@
 """Entry point of the reporting gateway: ``python -m services.reporting``.
 
-GraphQL (with GraphiQL in a browser) at /graphql, liveness at /healthz.
+GraphQL (with GraphiQL in a browser) at /graphql, the evaluation page at
+/departments/<code>/<year>[?asOf=YYYY-MM-DD], liveness at /healthz.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from services.common.db import create_pool
+from services.reporting.page import evaluation_page
 from services.reporting.schema import Context, schema
 from services.reporting.settings import ReportingSettings
 
@@ -47,6 +49,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
+            Route("/departments/{code}/{year:int}", evaluation_page),
         ],
         lifespan=lifespan,
     )

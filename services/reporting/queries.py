@@ -18,17 +18,18 @@ _CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS
 
 
 async def department(conn: asyncpg.Connection, code: str) -> dict[str, Any] | None:
-    """The department's registration; None if nothing at all is known of it."""
+    """The department's registration (all None if unregistered); None if nothing is known."""
     row = await conn.fetchrow(
         """
-        SELECT (SELECT name FROM performance.departments WHERE code = $1) AS name,
-               EXISTS (SELECT 1 FROM performance.departments WHERE code = $1)
-            OR EXISTS (SELECT 1 FROM performance.lines WHERE department = $1)
-            OR EXISTS (SELECT 1 FROM performance.case_daily WHERE department = $1) AS known
+        SELECT d.name, d.parent, d.headcount_authorised, d.headcount_actual
+        FROM (SELECT $1::text AS code) k LEFT JOIN performance.departments d USING (code)
+        WHERE d.code IS NOT NULL
+           OR EXISTS (SELECT 1 FROM performance.lines WHERE department = $1)
+           OR EXISTS (SELECT 1 FROM performance.case_daily WHERE department = $1)
         """,
         code,
     )
-    return {"name": row["name"]} if row["known"] else None
+    return dict(row) if row else None
 
 
 async def has_year(conn: asyncpg.Connection, code: str, fiscal_year: int) -> bool:
@@ -49,6 +50,16 @@ async def has_year(conn: asyncpg.Connection, code: str, fiscal_year: int) -> boo
 async def line(conn: asyncpg.Connection, line_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT * FROM performance.lines WHERE line_id = $1", line_id)
     return dict(row) if row else None
+
+
+async def lines(conn: asyncpg.Connection, code: str, fiscal_year: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT * FROM performance.lines WHERE department = $1 AND fiscal_year = $2
+           ORDER BY category, line_id""",
+        code,
+        fiscal_year,
+    )
+    return [dict(row) for row in rows]
 
 
 async def line_budget(conn: asyncpg.Connection, line_id: str, as_of: date) -> dict[str, Any]:
@@ -93,9 +104,20 @@ async def department_budget(
         fiscal_year,
         as_of,
     )
+    sangong = await conn.fetchrow(
+        """
+        SELECT coalesce(sum(d.adjusted_budget), 0) AS budget, coalesce(sum(d.spent), 0) AS spent
+        FROM performance.lines l JOIN performance.line_daily d USING (line_id)
+        WHERE l.department = $1 AND l.fiscal_year = $2 AND d.day <= $3 AND l.sangong IS NOT NULL
+        """,
+        code,
+        fiscal_year,
+        as_of,
+    )
     sums = {m: sum((row[m] for row in by_category), Decimal(0)) for m in LINE_MEASURES}
     return {
         "sums": sums,
+        "sangong": (sangong["budget"], sangong["spent"]),
         "by_category": [(row["key"], row["spent"]) for row in by_category],
         "by_economic_class": _pairs(by_class),
     }
@@ -148,3 +170,90 @@ async def department_cases(
 
 def _pairs(rows: list[asyncpg.Record]) -> list[tuple[str, Decimal]]:
     return [(row["key"], row["spent"]) for row in rows]
+
+
+async def departments(conn: asyncpg.Connection, fiscal_year: int | None) -> list[dict[str, Any]]:
+    """Registered departments, and those known by their lines or cases (in the year)."""
+    rows = await conn.fetch(
+        """
+        WITH known AS (
+            SELECT code FROM performance.departments
+            UNION SELECT department FROM performance.lines
+            UNION SELECT DISTINCT department FROM performance.case_daily)
+        SELECT k.code, d.name, d.parent, d.headcount_authorised, d.headcount_actual
+        FROM known k LEFT JOIN performance.departments d USING (code)
+        WHERE $1::int IS NULL OR d.code IS NOT NULL
+           OR EXISTS (SELECT 1 FROM performance.lines l
+                      WHERE l.department = k.code AND l.fiscal_year = $1)
+           OR EXISTS (SELECT 1 FROM performance.case_daily c
+                      WHERE c.department = k.code AND c.fiscal_year = $1)
+        ORDER BY k.code
+        """,
+        fiscal_year,
+    )
+    return [dict(row) for row in rows]
+
+
+async def targets(
+    conn: asyncpg.Connection, code: str, fiscal_year: int, line_id: str | None
+) -> list[dict[str, Any]]:
+    """The department's own targets (line_id None) or one line's targets."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM performance.targets
+        WHERE department = $1 AND fiscal_year = $2 AND line_id IS NOT DISTINCT FROM $3
+        ORDER BY target_id
+        """,
+        code,
+        fiscal_year,
+        line_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def outputs(
+    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date, line_id: str | None
+) -> list[dict[str, Any]]:
+    """Outputs recorded up to a day: all of the department's, or one line's."""
+    rows = await conn.fetch(
+        """
+        SELECT indicator, unit, sum(quantity) AS quantity FROM performance.outputs_daily
+        WHERE department = $1 AND fiscal_year = $2 AND day <= $3
+          AND ($4::text IS NULL OR line_id = $4)
+        GROUP BY indicator, unit ORDER BY indicator, unit
+        """,
+        code,
+        fiscal_year,
+        as_of,
+        line_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def monthly(
+    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date
+) -> list[dict[str, Any]]:
+    """Per month up to a day: the budget and case counts of that month."""
+    rows = await conn.fetch(
+        """
+        WITH budget AS (
+            SELECT date_trunc('month', d.day)::date AS month, sum(d.adjusted_budget) AS adjusted,
+                   sum(d.arrived) AS arrived, sum(d.spent) AS spent
+            FROM performance.lines l JOIN performance.line_daily d USING (line_id)
+            WHERE l.department = $1 AND l.fiscal_year = $2 AND d.day <= $3 GROUP BY 1),
+        cases AS (
+            SELECT date_trunc('month', day)::date AS month, sum(accepted)::int AS accepted,
+                   sum(closed)::int AS closed
+            FROM performance.case_daily
+            WHERE department = $1 AND fiscal_year = $2 AND dimension = 'kind' AND day <= $3
+            GROUP BY 1)
+        SELECT month, coalesce(b.adjusted, 0) AS adjusted, coalesce(b.arrived, 0) AS arrived,
+               coalesce(b.spent, 0) AS spent, coalesce(c.accepted, 0) AS accepted,
+               coalesce(c.closed, 0) AS closed
+        FROM budget b FULL JOIN cases c USING (month) ORDER BY month
+        """,
+        code,
+        fiscal_year,
+        as_of,
+    )
+    return [dict(row) for row in rows]

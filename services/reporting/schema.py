@@ -3,9 +3,11 @@ rates are rounded half-up to 4 places and null when their denominator is zero.""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
@@ -13,7 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from schemas.money import format_money, rate
-from services.reporting import queries
+from services.reporting import queries, scoring
 from services.reporting.queries import END_OF_TIME
 
 
@@ -52,17 +54,26 @@ class BudgetMetrics:
     arrival_rate: str | None = strawberry.field(description="arrived / adjusted_budget")
     execution_rate: str | None = strawberry.field(description="spent / adjusted_budget")
     spent_of_arrived_rate: str | None = strawberry.field(description="spent / arrived")
+    sangong_budget: str = strawberry.field(
+        description='Adjusted budget of the "三公" lines (reception, vehicles, overseas travel)'
+    )
+    sangong_spent: str = strawberry.field(description='Spent on the "三公" lines')
+    sangong_control_rate: str | None = strawberry.field(description='"三公" spent / "三公" budget')
     by_category: list[CategorySpending]
     by_economic_class: list[EconomicClassSpending]
 
 
 def budget_fields(
     sums: dict[str, Decimal],
+    sangong: tuple[Decimal, Decimal],
     by_category: list[tuple[str, Decimal]],
     by_economic_class: list[tuple[str, Decimal]],
 ) -> dict[str, Any]:
     adjusted, arrived, spent = sums["adjusted_budget"], sums["arrived"], sums["spent"]
     return {
+        "sangong_budget": format_money(sangong[0]),
+        "sangong_spent": format_money(sangong[1]),
+        "sangong_control_rate": _rate(sangong[1], sangong[0]),
         "initial_budget": format_money(sums["initial_budget"]),
         "adjusted_budget": format_money(adjusted),
         "arrived": format_money(arrived),
@@ -160,15 +171,60 @@ class CaseMetrics(CaseCounts):
     by_kind: list[KindCases]
 
 
-@strawberry.type(description="The evaluation of one department for a fiscal year, as of a date")
-class DepartmentEvaluation:
-    department: str
+@strawberry.type(description="An output recorded (OutputRecorded), summed up to the date")
+class Output:
+    indicator: str
+    quantity: str = strawberry.field(description="Decimal string")
+    unit: str
+
+
+@strawberry.type(
+    description="A performance indicator (PerformanceTargetSet) with its actual value and score"
+)
+class Indicator:
+    target_id: str
+    line_id: str | None
+    level1: str = strawberry.field(description="e.g. 产出指标, 效益指标")
+    level2: str = strawberry.field(description="e.g. 数量指标, 质量指标, 时效指标")
+    name: str
+    metric: str = strawberry.field(
+        description="A metric of CONTRACT.md section 4 or output:<indicator>"
+    )
+    comparator: str = strawberry.field(description=">=, <= or =")
+    value: str = strawberry.field(description="The target value")
+    unit: str
+    actual: str | None = strawberry.field(
+        description="The metric as the evaluation reports it (a rate at 4 places); null when "
+        "unknown (then it scores 0)"
+    )
+    weight: str = strawberry.field(description="Points")
+    score: str = strawberry.field(description="Points earned, half-up to 2 decimals")
+
+
+@strawberry.type(description="One month of a fiscal year: the month's flows and the totals so far")
+class MonthlyPoint:
+    month: str = strawberry.field(description="YYYY-MM")
+    arrived_in_month: str
+    spent_in_month: str
+    accepted_in_month: int
+    closed_in_month: int
+    adjusted_budget: str = strawberry.field(description="Adjusted budget at the month's end")
+    arrived: str = strawberry.field(description="Arrived by the month's end")
+    spent: str = strawberry.field(description="Spent by the month's end")
+    arrival_rate: str | None = strawberry.field(description="arrived / adjusted_budget, cumulative")
+    execution_rate: str | None = strawberry.field(description="spent / adjusted_budget, cumulative")
+    accepted: int = strawberry.field(description="Accepted by the month's end")
+    closed: int = strawberry.field(description="Closed by the month's end")
+    closure_rate: str | None = strawberry.field(description="closed / accepted, cumulative")
+
+
+@strawberry.type(description="A budget unit (部门/单位)")
+class Department:
+    code: str
     name: str | None
-    fiscal_year: int
-    as_of: date | None = strawberry.field(description="The date asked for; null means now")
-    budget: BudgetMetrics
-    procurement: ProcurementMetrics
-    cases: CaseMetrics
+    parent: str | None = strawberry.field(description="The unit it belongs to, if registered")
+    headcount_authorised: int | None = strawberry.field(description="核定编制")
+    headcount_actual: int | None = strawberry.field(description="实有人数")
 
 
 @strawberry.type(description="The budget metrics of one budget line, as of a date")
@@ -179,6 +235,127 @@ class LineEvaluation(BudgetMetrics):
     category: str
     fiscal_year: int
     as_of: date | None
+    outputs: list[Output] = strawberry.field(description="Outputs recorded on this line")
+    indicators: list[Indicator] = strawberry.field(description="This line's targets, scored")
+    score: str | None
+    grade: str | None
+
+
+@strawberry.type(description="The evaluation of one department for a fiscal year, as of a date")
+class DepartmentEvaluation:
+    department: str
+    name: str | None
+    fiscal_year: int
+    as_of: date | None = strawberry.field(description="The date asked for; null means now")
+    headcount_authorised: int | None = strawberry.field(description="核定编制, if registered")
+    headcount_actual: int | None = strawberry.field(description="实有人数, if registered")
+    budget: BudgetMetrics
+    procurement: ProcurementMetrics
+    cases: CaseMetrics
+    outputs: list[Output]
+    indicators: list[Indicator] = strawberry.field(
+        description="The department's own targets (without line_id), scored"
+    )
+    score: str | None = strawberry.field(description="Σ indicator scores; null without targets")
+    grade: str | None = strawberry.field(
+        description="优 ≥ 90, 良 80–89.99, 中 60–79.99, 差 < 60 on score / Σ weight × 100"
+    )
+    monthly: list[MonthlyPoint] = strawberry.field(
+        description="January to the month of the date: for arrival, spending and closure curves"
+    )
+    lines: list[LineEvaluation] = strawberry.field(
+        description="The department's budget lines of the year, each evaluated (project "
+        "self-evaluations)"
+    )
+
+
+def metric_values(*evaluated: Any) -> dict[str, Decimal]:
+    """Every scalar metric of evaluated objects by its contract name (snake_case)."""
+    values = {}
+    for obj in evaluated:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                with contextlib.suppress(InvalidOperation):
+                    values[f.name] = Decimal(str(value))
+    return values
+
+
+def scored(
+    targets: list[dict[str, Any]], metrics: dict[str, Decimal], outputs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """indicators, score and grade of targets against the evaluated metrics and outputs."""
+    produced: dict[str, Decimal] = {}
+    for row in outputs:
+        produced[row["indicator"]] = produced.get(row["indicator"], Decimal(0)) + row["quantity"]
+    indicators = []
+    for t in targets:
+        metric = t["metric"]
+        if metric.startswith("output:"):
+            actual = produced.get(metric.removeprefix("output:"))
+        else:
+            actual = metrics.get(metric)
+        points = scoring.score(t["comparator"], t["value"], actual, t["weight"])
+        indicators.append(
+            Indicator(
+                target_id=t["target_id"],
+                line_id=t["line_id"],
+                level1=t["level1"],
+                level2=t["level2"],
+                name=t["name"],
+                metric=metric,
+                comparator=t["comparator"],
+                value=str(t["value"]),
+                unit=t["unit"],
+                actual=None if actual is None else str(actual),
+                weight=str(t["weight"]),
+                score=str(points),
+            )
+        )
+    if not indicators:
+        return {"indicators": [], "score": None, "grade": None}
+    total = sum((Decimal(i.score) for i in indicators), Decimal(0))
+    weight = sum((t["weight"] for t in targets), Decimal(0))
+    return {"indicators": indicators, "score": str(total), "grade": scoring.grade(total, weight)}
+
+
+def output_list(rows: list[dict[str, Any]]) -> list[Output]:
+    return [
+        Output(indicator=r["indicator"], quantity=str(r["quantity"]), unit=r["unit"]) for r in rows
+    ]
+
+
+def monthly_points(fiscal_year: int, as_of: date, rows: list[dict[str, Any]]) -> list[MonthlyPoint]:
+    by_month = {row["month"].month: row for row in rows}
+    last = as_of.month if as_of.year == fiscal_year else 12
+    adjusted = arrived = spent = Decimal(0)
+    accepted = closed = 0
+    points = []
+    for month in range(1, last + 1):
+        row = by_month.get(month, {})
+        adjusted += row.get("adjusted", 0)
+        arrived += row.get("arrived", 0)
+        spent += row.get("spent", 0)
+        accepted += row.get("accepted", 0)
+        closed += row.get("closed", 0)
+        points.append(
+            MonthlyPoint(
+                month=f"{fiscal_year}-{month:02d}",
+                arrived_in_month=format_money(row.get("arrived", Decimal(0))),
+                spent_in_month=format_money(row.get("spent", Decimal(0))),
+                accepted_in_month=row.get("accepted", 0),
+                closed_in_month=row.get("closed", 0),
+                adjusted_budget=format_money(adjusted),
+                arrived=format_money(arrived),
+                spent=format_money(spent),
+                arrival_rate=_rate(arrived, adjusted),
+                execution_rate=_rate(spent, adjusted),
+                accepted=accepted,
+                closed=closed,
+                closure_rate=_rate(closed, accepted),
+            )
+        )
+    return points
 
 
 def _as_of(as_of: date | None, fiscal_year: int) -> date:
@@ -227,22 +404,49 @@ class Query:
                 )
             budget = await queries.department_budget(conn, department, fiscal_year, day)
             cases = await queries.department_cases(conn, department, fiscal_year, day)
+            targets = await queries.targets(conn, department, fiscal_year, None)
+            outputs = await queries.outputs(conn, department, fiscal_year, day, None)
+            months = await queries.monthly(conn, department, fiscal_year, day)
+            lines = [
+                await evaluate_line(conn, line, as_of)
+                for line in await queries.lines(conn, department, fiscal_year)
+            ]
         sums = budget["sums"]
+        budget_metrics = BudgetMetrics(
+            **budget_fields(
+                sums, budget["sangong"], budget["by_category"], budget["by_economic_class"]
+            )
+        )
+        procurement = ProcurementMetrics(
+            planned=format_money(sums["procurement_planned"]),
+            contracted=format_money(sums["contracted"]),
+            procurement_execution_rate=_rate(sums["contracted"], sums["procurement_planned"]),
+        )
+        case_metrics = _case_metrics(cases)
+        metrics = metric_values(budget_metrics, procurement, case_metrics)
         return DepartmentEvaluation(
             department=department,
             name=dep["name"],
             fiscal_year=fiscal_year,
             as_of=as_of,
-            budget=BudgetMetrics(
-                **budget_fields(sums, budget["by_category"], budget["by_economic_class"])
-            ),
-            procurement=ProcurementMetrics(
-                planned=format_money(sums["procurement_planned"]),
-                contracted=format_money(sums["contracted"]),
-                procurement_execution_rate=_rate(sums["contracted"], sums["procurement_planned"]),
-            ),
-            cases=_case_metrics(cases),
+            headcount_authorised=dep["headcount_authorised"],
+            headcount_actual=dep["headcount_actual"],
+            budget=budget_metrics,
+            procurement=procurement,
+            cases=case_metrics,
+            outputs=output_list(outputs),
+            **scored(targets, metrics, outputs),
+            monthly=monthly_points(fiscal_year, day, months),
+            lines=lines,
         )
+
+    @strawberry.field(description="Departments with data (in a fiscal year, when given)")
+    async def departments(
+        self, info: Info[Context, None], fiscal_year: int | None = None
+    ) -> list[Department]:
+        async with info.context.pool.acquire() as conn:
+            rows = await queries.departments(conn, fiscal_year)
+        return [Department(**row) for row in rows]
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(
@@ -252,18 +456,36 @@ class Query:
             line = await queries.line(conn, line_id)
             if line is None:
                 raise ValueError(f"unknown budget line {line_id!r}")
-            day = _as_of(as_of, line["fiscal_year"])
-            budget = await queries.line_budget(conn, line_id, day)
-        by_category = [(line["category"], budget["sums"]["spent"])]
-        return LineEvaluation(
-            line_id=line_id,
-            department=line["department"],
-            title=line["title"],
-            category=line["category"],
-            fiscal_year=line["fiscal_year"],
-            as_of=as_of,
-            **budget_fields(budget["sums"], by_category, budget["by_economic_class"]),
-        )
+            return await evaluate_line(conn, line, as_of)
+
+
+async def evaluate_line(
+    conn: asyncpg.Connection, line: dict[str, Any], as_of: date | None
+) -> LineEvaluation:
+    line_id, code, year = line["line_id"], line["department"], line["fiscal_year"]
+    day = _as_of(as_of, year)
+    budget = await queries.line_budget(conn, line_id, day)
+    targets = await queries.targets(conn, code, year, line_id)
+    outputs = await queries.outputs(conn, code, year, day, line_id)
+    sums = budget["sums"]
+    sangong = (sums["adjusted_budget"], sums["spent"]) if line["sangong"] else (0, 0)
+    fields = budget_fields(
+        sums,
+        (Decimal(sangong[0]), Decimal(sangong[1])),
+        [(line["category"], sums["spent"])],
+        budget["by_economic_class"],
+    )
+    return LineEvaluation(
+        line_id=line_id,
+        department=code,
+        title=line["title"],
+        category=line["category"],
+        fiscal_year=year,
+        as_of=as_of,
+        **fields,
+        outputs=output_list(outputs),
+        **scored(targets, metric_values(BudgetMetrics(**fields)), outputs),
+    )
 
 
 schema = strawberry.Schema(query=Query)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deploy.infra import REPO, free_port
-from tests.helpers import graphql
+from tests.helpers import chromium, graphql, text_by_id
 
 pytestmark = pytest.mark.e2e
 
@@ -59,11 +59,21 @@ QUERY = """
 {
   project: lineEvaluation(lineId: "GD-CGJ-2017-ZHGD", asOf: "2017-08-31") {
     adjustedBudget arrived transferred spent arrivalRate executionRate spentOfArrivedRate
+    indicators { targetId actual score } score grade
   }
   centre: departmentEvaluation(department: "GD-GRID", fiscalYear: 2017) {
+    headcountAuthorised headcountActual
     budget { executionRate byCategory { category spent share } }
-    cases { accepted closed closureRate byChannel { channel accepted closed closureRate } }
+    cases {
+      accepted closed closureRate advanceDisposals
+      byChannel { channel accepted closed closureRate }
+      byKind { kind advanceDisposals }
+    }
+    outputs { indicator quantity unit }
+    indicators { targetId actual score } score grade
+    monthly { month accepted closed closureRate }
   }
+  departments(fiscalYear: 2017) { code name parent }
 }
 """
 
@@ -96,6 +106,40 @@ async def test_the_seed_reports_figures(stack: str) -> None:
     # "通过12319和67169110公众投诉渠道受理...5475件, 结案5475件, 结案率100%"
     public = next(c for c in cases["byChannel"] if c["channel"] == "public_hotline")
     assert (public["accepted"], public["closed"], public["closureRate"]) == (5475, 5475, "1.0000")
+    # "共先行处置案件19524件,其中,部件类案件932件 ... 事件类案件18592件"
+    assert cases["advanceDisposals"] == 19524
+    assert {k["kind"]: k["advanceDisposals"] for k in cases["byKind"]} == {
+        "component": 932,
+        "event": 18592,
+    }
+    # "核定事业编制8名(现实有人员10人,超编2人)"
+    assert (centre["headcountAuthorised"], centre["headcountActual"]) == (8, 10)
+    # "2017年共采集门前三包信息10162条、门头广告信息7355条、公厕信息99条"
+    assert {o["indicator"]: o["quantity"] for o in centre["outputs"]} == {
+        "门前三包信息": "10162",
+        "门头广告信息": "7355",
+        "公厕信息": "99",
+    }
+    # the demo's (invented) targets, scored as CONTRACT.md section 4 says
+    assert {i["targetId"]: (i["actual"], i["score"]) for i in centre["indicators"]} == {
+        "closure": ("0.9673", "20.00"),
+        "execution": ("1.0000", "20.00"),
+        "advance": ("19524", "10.00"),
+        "mqsb": ("10162", "10.00"),
+        "mtgg": ("7355", "10.00"),
+        "gc": ("99", "8.25"),  # 99 of 120 toilets
+    }
+    assert (centre["score"], centre["grade"]) == ("78.25", "优")  # 97.8 % of 80 points
+    assert (project["score"], project["grade"]) == ("8.48", "差")  # 7.30 + 1.18 of 20
+    months = centre["monthly"]
+    assert [m["month"] for m in months] == [f"2017-{m:02d}" for m in range(1, 13)]
+    assert (months[-1]["accepted"], months[-1]["closureRate"]) == (452034, "0.9673")
+    assert {d["code"]: d["parent"] for d in data["departments"]} == {
+        "GD-CGJ": None,
+        "GD-GRID": None,
+        "GD-SGB": "GD-CGJ",
+        "GD-ZFDD": "GD-CGJ",
+    }
 
 
 async def test_as_of_a_date_before_the_money_arrived(stack: str) -> None:
@@ -111,3 +155,50 @@ async def test_as_of_a_date_before_the_money_arrived(stack: str) -> None:
         "executionRate": "0.0000",
         "spentOfArrivedRate": "0.0000",
     }
+
+
+async def test_the_evaluation_page_shows_the_same_figures(
+    stack: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The page an evaluator prints, rendered by real headless Chromium: the figures it
+    shows are the report's and those of GraphQL."""
+    base = stack.removesuffix("/graphql")
+    shots = tmp_path_factory.mktemp("screenshots")
+    centre = chromium(f"{base}/departments/GD-GRID/2017", shots / "profile", shots / "centre.png")
+    assert "昆明市网格化监督指挥中心官渡分中心" in text_by_id(centre, "title")
+    figures = {
+        i: text_by_id(centre, i) for i in ("score", "grade", "execution-rate", "closure-rate")
+    }
+    assert figures == {
+        "score": "78.25",
+        "grade": "优",
+        "execution-rate": "100.00 %",
+        "closure-rate": "96.73 %",
+    }
+    assert "30.51 %" in centre and "69.49 %" in centre  # basic / project split
+    assert "19524" in centre and "932" in centre and "18592" in centre  # advance disposals
+    assert centre.count("<polyline") == 3  # arrival, execution and closure curves
+
+    bureau = chromium(
+        f"{base}/departments/GD-CGJ/2017?asOf=2017-08-31",
+        shots / "profile",
+        shots / "bureau-2017-08-31.png",
+    )
+    data = await graphql(
+        stack,
+        """{ lineEvaluation(lineId: "GD-CGJ-2017-ZHGD", asOf: "2017-08-31") {
+               arrivalRate executionRate spentOfArrivedRate score grade } }""",
+    )
+    line = data["lineEvaluation"]
+    for rate in ("arrivalRate", "executionRate", "spentOfArrivedRate"):
+        shown = f"{float(line[rate]) * 100:.2f} %"
+        assert shown in bureau, (rate, shown)
+    assert ["73.03 %", "10.59 %", "14.50 %"] == [
+        f"{float(line[r]) * 100:.2f} %"
+        for r in ("arrivalRate", "executionRate", "spentOfArrivedRate")
+    ]
+    assert f"合计（等级 {line['grade']}）" in bureau and line["score"] in bureau
+    print(f"screenshots: {shots}")
+
+    missing = chromium(f"{base}/departments/NOPE/2017", shots / "profile")
+    assert "unknown department 'NOPE'" in text_by_id(missing, "error")
