@@ -19,10 +19,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed chromium
 	$(PY) -m pytest -ra
 
-# Debian's Chromium, for the tests that render the evaluation page headless
+# Debian's Chromium and a CJK font, for the tests that render the evaluation page headless
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas services deploy demo

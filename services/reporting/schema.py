@@ -24,6 +24,12 @@ class Context:
     pool: asyncpg.Pool
 
 
+def plain(value: Decimal) -> str:
+    """A decimal as a plain string, never in exponent form (PostgreSQL's 10000 may come
+    back from asyncpg as Decimal('1E+4'))."""
+    return format(value, "f")
+
+
 def _rate(numerator: Decimal | int, denominator: Decimal | int) -> str | None:
     value = rate(numerator, denominator)
     return None if value is None else str(value)
@@ -305,10 +311,10 @@ def scored(
                 name=t["name"],
                 metric=metric,
                 comparator=t["comparator"],
-                value=str(t["value"]),
+                value=plain(t["value"]),
                 unit=t["unit"],
-                actual=None if actual is None else str(actual),
-                weight=str(t["weight"]),
+                actual=None if actual is None else plain(actual),
+                weight=plain(t["weight"]),
                 score=str(points),
             )
         )
@@ -321,7 +327,8 @@ def scored(
 
 def output_list(rows: list[dict[str, Any]]) -> list[Output]:
     return [
-        Output(indicator=r["indicator"], quantity=str(r["quantity"]), unit=r["unit"]) for r in rows
+        Output(indicator=r["indicator"], quantity=plain(r["quantity"]), unit=r["unit"])
+        for r in rows
     ]
 
 

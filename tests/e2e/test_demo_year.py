@@ -178,6 +178,7 @@ async def test_the_evaluation_page_shows_the_same_figures(
     assert "30.51 %" in centre and "69.49 %" in centre  # basic / project split
     assert "19524" in centre and "932" in centre and "18592" in centre  # advance disposals
     assert centre.count("<polyline") == 3  # arrival, execution and closure curves
+    assert "&gt;= 10000 条" in centre  # a target value as published, never "1E+4"
 
     bureau = chromium(
         f"{base}/departments/GD-CGJ/2017?asOf=2017-08-31",
