@@ -32,16 +32,30 @@ async def department(conn: asyncpg.Connection, code: str) -> dict[str, Any] | No
     return dict(row) if row else None
 
 
-async def has_year(conn: asyncpg.Connection, code: str, fiscal_year: int) -> bool:
+async def subunits(conn: asyncpg.Connection, code: str) -> list[str]:
+    """Every registered unit under a department (its children, their children, ...)."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE tree AS (
+            SELECT code FROM performance.departments WHERE parent = $1
+            UNION SELECT d.code FROM performance.departments d JOIN tree t ON d.parent = t.code)
+        SELECT code FROM tree ORDER BY code
+        """,
+        code,
+    )
+    return [row["code"] for row in rows]
+
+
+async def has_year(conn: asyncpg.Connection, codes: list[str], fiscal_year: int) -> bool:
     return bool(
         await conn.fetchval(
             """
             SELECT EXISTS (SELECT 1 FROM performance.lines
-                           WHERE department = $1 AND fiscal_year = $2)
+                           WHERE department = ANY($1::text[]) AND fiscal_year = $2)
                 OR EXISTS (SELECT 1 FROM performance.case_daily
-                           WHERE department = $1 AND fiscal_year = $2)
+                           WHERE department = ANY($1::text[]) AND fiscal_year = $2)
             """,
-            code,
+            codes,
             fiscal_year,
         )
     )
@@ -52,11 +66,13 @@ async def line(conn: asyncpg.Connection, line_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def lines(conn: asyncpg.Connection, code: str, fiscal_year: int) -> list[dict[str, Any]]:
+async def lines(
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int
+) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        """SELECT * FROM performance.lines WHERE department = $1 AND fiscal_year = $2
+        """SELECT * FROM performance.lines WHERE department = ANY($1::text[]) AND fiscal_year = $2
            ORDER BY category, line_id""",
-        code,
+        codes,
         fiscal_year,
     )
     return [dict(row) for row in rows]
@@ -76,20 +92,32 @@ async def line_budget(conn: asyncpg.Connection, line_id: str, as_of: date) -> di
         line_id,
         as_of,
     )
-    return {"sums": dict(sums), "by_economic_class": _pairs(by_class)}
+    by_spender = await conn.fetch(
+        """
+        SELECT spending_department AS key, sum(spent) AS spent FROM performance.line_spending_daily
+        WHERE line_id = $1 AND day <= $2 GROUP BY spending_department ORDER BY spending_department
+        """,
+        line_id,
+        as_of,
+    )
+    return {
+        "sums": dict(sums),
+        "by_economic_class": _pairs(by_class),
+        "by_spending_department": _pairs(by_spender),
+    }
 
 
 async def department_budget(
-    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
 ) -> dict[str, Any]:
     by_category = await conn.fetch(
         f"""
         SELECT l.category AS key, {_LINE_SUMS}
         FROM performance.lines l JOIN performance.line_daily d USING (line_id)
-        WHERE l.department = $1 AND l.fiscal_year = $2 AND d.day <= $3
+        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3
         GROUP BY l.category ORDER BY l.category
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
     )
@@ -97,10 +125,10 @@ async def department_budget(
         """
         SELECT s.economic_class AS key, sum(s.spent) AS spent
         FROM performance.lines l JOIN performance.line_spending_daily s USING (line_id)
-        WHERE l.department = $1 AND l.fiscal_year = $2 AND s.day <= $3
+        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND s.day <= $3
         GROUP BY s.economic_class ORDER BY s.economic_class
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
     )
@@ -108,15 +136,28 @@ async def department_budget(
         """
         SELECT coalesce(sum(d.adjusted_budget), 0) AS budget, coalesce(sum(d.spent), 0) AS spent
         FROM performance.lines l JOIN performance.line_daily d USING (line_id)
-        WHERE l.department = $1 AND l.fiscal_year = $2 AND d.day <= $3 AND l.sangong IS NOT NULL
+        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3
+          AND l.sangong IS NOT NULL
         """,
-        code,
+        codes,
+        fiscal_year,
+        as_of,
+    )
+    by_spender = await conn.fetch(
+        """
+        SELECT s.spending_department AS key, sum(s.spent) AS spent
+        FROM performance.lines l JOIN performance.line_spending_daily s USING (line_id)
+        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND s.day <= $3
+        GROUP BY s.spending_department ORDER BY s.spending_department
+        """,
+        codes,
         fiscal_year,
         as_of,
     )
     sums = {m: sum((row[m] for row in by_category), Decimal(0)) for m in LINE_MEASURES}
     return {
         "sums": sums,
+        "by_spending_department": _pairs(by_spender),
         "sangong": (sangong["budget"], sangong["spent"]),
         "by_category": [(row["key"], row["spent"]) for row in by_category],
         "by_economic_class": _pairs(by_class),
@@ -124,16 +165,16 @@ async def department_budget(
 
 
 async def department_cases(
-    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
 ) -> dict[str, list[dict[str, Any]]]:
     """Case counts per dimension ('channel', 'category', 'kind') and value."""
     rows = await conn.fetch(
         f"""
         SELECT dimension, value, {_CASE_SUMS} FROM performance.case_daily
-        WHERE department = $1 AND fiscal_year = $2 AND day <= $3
+        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND day <= $3
         GROUP BY dimension, value ORDER BY dimension, value
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
     )
@@ -146,10 +187,10 @@ async def department_cases(
                coalesce(sum(cases) FILTER (WHERE deadline_day <= $3 AND closed_day > $3), 0)::int
                    AS overdue
         FROM performance.case_deadlines
-        WHERE department = $1 AND fiscal_year = $2
+        WHERE department = ANY($1::text[]) AND fiscal_year = $2
         GROUP BY dimension, value
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
     )
@@ -212,17 +253,17 @@ async def targets(
 
 
 async def outputs(
-    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date, line_id: str | None
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date, line_id: str | None
 ) -> list[dict[str, Any]]:
     """Outputs recorded up to a day: all of the department's, or one line's."""
     rows = await conn.fetch(
         """
         SELECT indicator, unit, sum(quantity) AS quantity FROM performance.outputs_daily
-        WHERE department = $1 AND fiscal_year = $2 AND day <= $3
+        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND day <= $3
           AND ($4::text IS NULL OR line_id = $4)
         GROUP BY indicator, unit ORDER BY indicator, unit
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
         line_id,
@@ -231,7 +272,7 @@ async def outputs(
 
 
 async def monthly(
-    conn: asyncpg.Connection, code: str, fiscal_year: int, as_of: date
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
 ) -> list[dict[str, Any]]:
     """Per month up to a day: the budget and case counts of that month."""
     rows = await conn.fetch(
@@ -240,19 +281,20 @@ async def monthly(
             SELECT date_trunc('month', d.day)::date AS month, sum(d.adjusted_budget) AS adjusted,
                    sum(d.arrived) AS arrived, sum(d.spent) AS spent
             FROM performance.lines l JOIN performance.line_daily d USING (line_id)
-            WHERE l.department = $1 AND l.fiscal_year = $2 AND d.day <= $3 GROUP BY 1),
+            WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3 GROUP BY 1),
         cases AS (
             SELECT date_trunc('month', day)::date AS month, sum(accepted)::int AS accepted,
                    sum(closed)::int AS closed
             FROM performance.case_daily
-            WHERE department = $1 AND fiscal_year = $2 AND dimension = 'kind' AND day <= $3
+            WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND dimension = 'kind'
+              AND day <= $3
             GROUP BY 1)
         SELECT month, coalesce(b.adjusted, 0) AS adjusted, coalesce(b.arrived, 0) AS arrived,
                coalesce(b.spent, 0) AS spent, coalesce(c.accepted, 0) AS accepted,
                coalesce(c.closed, 0) AS closed
         FROM budget b FULL JOIN cases c USING (month) ORDER BY month
         """,
-        code,
+        codes,
         fiscal_year,
         as_of,
     )

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import strawberry
@@ -49,6 +49,13 @@ class EconomicClassSpending:
     share: str | None = strawberry.field(description="Share of total spent")
 
 
+@strawberry.type(description="Spending done by one unit (Disbursed.spending_department)")
+class SpendingDepartment:
+    department: str
+    spent: str
+    share: str | None = strawberry.field(description="Share of total spent")
+
+
 @strawberry.type(description="Budget metrics as of a date (CONTRACT.md section 4)")
 class BudgetMetrics:
     initial_budget: str = strawberry.field(description="Σ BudgetAuthorised")
@@ -67,6 +74,9 @@ class BudgetMetrics:
     sangong_control_rate: str | None = strawberry.field(description='"三公" spent / "三公" budget')
     by_category: list[CategorySpending]
     by_economic_class: list[EconomicClassSpending]
+    by_spending_department: list[SpendingDepartment] = strawberry.field(
+        description="Who spent it: e.g. the units a line's funds were passed down to"
+    )
 
 
 def budget_fields(
@@ -74,6 +84,7 @@ def budget_fields(
     sangong: tuple[Decimal, Decimal],
     by_category: list[tuple[str, Decimal]],
     by_economic_class: list[tuple[str, Decimal]],
+    by_spending_department: list[tuple[str, Decimal]],
 ) -> dict[str, Any]:
     adjusted, arrived, spent = sums["adjusted_budget"], sums["arrived"], sums["spent"]
     return {
@@ -96,6 +107,10 @@ def budget_fields(
         "by_economic_class": [
             EconomicClassSpending(economic_class=c, spent=format_money(s), share=_rate(s, spent))
             for c, s in by_economic_class
+        ],
+        "by_spending_department": [
+            SpendingDepartment(department=d, spent=format_money(s), share=_rate(s, spent))
+            for d, s in by_spending_department
         ],
     }
 
@@ -252,6 +267,9 @@ class DepartmentEvaluation:
     department: str
     name: str | None
     fiscal_year: int
+    subunits: list[str] = strawberry.field(
+        description="The subordinate units included (includeSubunits), empty otherwise"
+    )
     as_of: date | None = strawberry.field(description="The date asked for; null means now")
     headcount_authorised: int | None = strawberry.field(description="核定编制, if registered")
     headcount_actual: int | None = strawberry.field(description="实有人数, if registered")
@@ -266,13 +284,27 @@ class DepartmentEvaluation:
     grade: str | None = strawberry.field(
         description="优 ≥ 90, 良 80–89.99, 中 60–79.99, 差 < 60 on score / Σ weight × 100"
     )
-    monthly: list[MonthlyPoint] = strawberry.field(
+    codes: strawberry.Private[list[str]]  # the department and the subunits included
+    day: strawberry.Private[date]
+
+    @strawberry.field(
         description="January to the month of the date: for arrival, spending and closure curves"
     )
-    lines: list[LineEvaluation] = strawberry.field(
+    async def monthly(self, info: Info[Context, None]) -> list[MonthlyPoint]:
+        async with info.context.pool.acquire() as conn:
+            months = await queries.monthly(conn, self.codes, self.fiscal_year, self.day)
+        return monthly_points(self.fiscal_year, self.day, months)
+
+    @strawberry.field(
         description="The department's budget lines of the year, each evaluated (project "
         "self-evaluations)"
     )
+    async def lines(self, info: Info[Context, None]) -> list[LineEvaluation]:
+        async with info.context.pool.acquire() as conn:
+            return [
+                await evaluate_line(conn, line, self.as_of)
+                for line in await queries.lines(conn, self.codes, self.fiscal_year)
+            ]
 
 
 def metric_values(*evaluated: Any) -> dict[str, Decimal]:
@@ -399,29 +431,38 @@ class Query:
         department: str,
         fiscal_year: int,
         as_of: date | None = None,
+        include_subunits: Annotated[
+            bool,
+            strawberry.argument(
+                description="Add the lines, spending, cases and outputs of every subordinate "
+                "unit (registered with this department as parent, at any depth); targets stay "
+                "the department's own"
+            ),
+        ] = False,
     ) -> DepartmentEvaluation:
         day = _as_of(as_of, fiscal_year)
         async with info.context.pool.acquire() as conn:
             dep = await queries.department(conn, department)
             if dep is None:
                 raise ValueError(f"unknown department {department!r}")
-            if not await queries.has_year(conn, department, fiscal_year):
+            subunits = await queries.subunits(conn, department) if include_subunits else []
+            codes = [department, *subunits]
+            if not await queries.has_year(conn, codes, fiscal_year):
                 raise ValueError(
                     f"department {department!r} has no data for fiscal year {fiscal_year}"
                 )
-            budget = await queries.department_budget(conn, department, fiscal_year, day)
-            cases = await queries.department_cases(conn, department, fiscal_year, day)
+            budget = await queries.department_budget(conn, codes, fiscal_year, day)
+            cases = await queries.department_cases(conn, codes, fiscal_year, day)
             targets = await queries.targets(conn, department, fiscal_year, None)
-            outputs = await queries.outputs(conn, department, fiscal_year, day, None)
-            months = await queries.monthly(conn, department, fiscal_year, day)
-            lines = [
-                await evaluate_line(conn, line, as_of)
-                for line in await queries.lines(conn, department, fiscal_year)
-            ]
+            outputs = await queries.outputs(conn, codes, fiscal_year, day, None)
         sums = budget["sums"]
         budget_metrics = BudgetMetrics(
             **budget_fields(
-                sums, budget["sangong"], budget["by_category"], budget["by_economic_class"]
+                sums,
+                budget["sangong"],
+                budget["by_category"],
+                budget["by_economic_class"],
+                budget["by_spending_department"],
             )
         )
         procurement = ProcurementMetrics(
@@ -435,6 +476,7 @@ class Query:
             department=department,
             name=dep["name"],
             fiscal_year=fiscal_year,
+            subunits=subunits,
             as_of=as_of,
             headcount_authorised=dep["headcount_authorised"],
             headcount_actual=dep["headcount_actual"],
@@ -443,8 +485,8 @@ class Query:
             cases=case_metrics,
             outputs=output_list(outputs),
             **scored(targets, metrics, outputs),
-            monthly=monthly_points(fiscal_year, day, months),
-            lines=lines,
+            codes=codes,
+            day=day,
         )
 
     @strawberry.field(description="Departments with data (in a fiscal year, when given)")
@@ -473,7 +515,7 @@ async def evaluate_line(
     day = _as_of(as_of, year)
     budget = await queries.line_budget(conn, line_id, day)
     targets = await queries.targets(conn, code, year, line_id)
-    outputs = await queries.outputs(conn, code, year, day, line_id)
+    outputs = await queries.outputs(conn, [code], year, day, line_id)
     sums = budget["sums"]
     sangong = (sums["adjusted_budget"], sums["spent"]) if line["sangong"] else (0, 0)
     fields = budget_fields(
@@ -481,6 +523,7 @@ async def evaluate_line(
         (Decimal(sangong[0]), Decimal(sangong[1])),
         [(line["category"], sums["spent"])],
         budget["by_economic_class"],
+        budget["by_spending_department"],
     )
     return LineEvaluation(
         line_id=line_id,

@@ -59,6 +59,7 @@ QUERY = """
 {
   project: lineEvaluation(lineId: "GD-CGJ-2017-ZHGD", asOf: "2017-08-31") {
     adjustedBudget arrived transferred spent arrivalRate executionRate spentOfArrivedRate
+    bySpendingDepartment { department spent }
     indicators { targetId actual score } score grade
   }
   centre: departmentEvaluation(department: "GD-GRID", fiscalYear: 2017) {
@@ -91,6 +92,11 @@ async def test_the_seed_reports_figures(stack: str) -> None:
     assert project["spent"] == "3907946.12"
     assert project["executionRate"] == "0.1059"
     assert project["spentOfArrivedRate"] == "0.1450"
+    # "工资3698689.12元、信息费193657.00元、意外伤害保险费15600.00元", spent by the two units
+    assert {d["department"]: d["spent"] for d in project["bySpendingDepartment"]} == {
+        "GD-SGB": "193657.00",
+        "GD-ZFDD": "3714289.12",
+    }
 
     centre = data["centre"]
     # "基本支出数为128.93万元, 占总支出的30.51%"; "项目支出数为293.67万元, 占总支出的69.49%"

@@ -196,3 +196,57 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
         budget = evaluation["budget"]
         assert (budget["arrived"], budget["spent"]) == (format_money(arrived), format_money(spent))
         assert budget["arrivalRate"] == str(rate(arrived, Decimal("100000.00")))
+
+
+async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
+    def entry(position: int, event_type: str, department: str, **data: Any) -> dict[str, Any]:
+        event = {"event_type": event_type, "department": department, "fiscal_year": 2017,
+                 "occurred_at": "2017-03-01T10:00:00+08:00", "data": data}  # fmt: skip
+        return {"position": position, "event": event, "context": {}}
+
+    def line(department: str, line_id: str, amount: str) -> list[dict[str, Any]]:
+        return [
+            entry(0, "BudgetAuthorised", department, line_id=line_id, title=line_id,
+                  category="project", amount=amount),
+            entry(0, "FundsArrived", department, line_id=line_id, amount=amount),
+        ]  # fmt: skip
+
+    entries = [
+        entry(0, "DepartmentRegistered", "BUREAU", name="局"),
+        entry(0, "DepartmentRegistered", "UNIT-A", name="A", parent="BUREAU"),
+        entry(0, "DepartmentRegistered", "UNIT-B", name="B", parent="BUREAU"),
+        entry(0, "DepartmentRegistered", "TEAM-B1", name="B1", parent="UNIT-B"),
+        entry(0, "DepartmentRegistered", "OTHER", name="O"),
+        *line("BUREAU", "L-BUREAU", "1000.00"),
+        *line("UNIT-A", "L-A", "200.00"),
+        *line("TEAM-B1", "L-B1", "30.00"),
+        *line("OTHER", "L-O", "4.00"),
+        entry(0, "Disbursed", "BUREAU", line_id="L-BUREAU", amount="600.00",
+              economic_class="301", spending_department="UNIT-A"),
+        entry(0, "Disbursed", "BUREAU", line_id="L-BUREAU", amount="200.00",
+              economic_class="302"),
+    ]  # fmt: skip
+    for position, e in enumerate(entries, start=1):
+        e["position"] = position
+    await store.apply_entries(pool, entries, TZ)
+
+    query = """query($sub: Boolean!) {
+      departmentEvaluation(department: "BUREAU", fiscalYear: 2017, includeSubunits: $sub) {
+        subunits budget { adjustedBudget spent bySpendingDepartment { department spent share } }
+        lines { lineId }
+      } }"""
+    results = {}
+    for sub in (False, True):
+        result = await schema.execute(query, {"sub": sub}, context_value=Context(pool))
+        assert result.errors is None, result.errors
+        results[sub] = result.data["departmentEvaluation"]  # type: ignore[index]
+    alone, with_units = results[False], results[True]
+    assert (alone["subunits"], alone["budget"]["adjustedBudget"]) == ([], "1000.00")
+    assert [line["lineId"] for line in alone["lines"]] == ["L-BUREAU"]
+    assert with_units["subunits"] == ["TEAM-B1", "UNIT-A", "UNIT-B"]  # at any depth
+    assert with_units["budget"]["adjustedBudget"] == "1230.00"  # not OTHER's 4.00
+    assert sorted(line["lineId"] for line in with_units["lines"]) == ["L-A", "L-B1", "L-BUREAU"]
+    assert alone["budget"]["bySpendingDepartment"] == [
+        {"department": "BUREAU", "spent": "200.00", "share": "0.2500"},
+        {"department": "UNIT-A", "spent": "600.00", "share": "0.7500"},
+    ]

@@ -1,0 +1,85 @@
+"""Latency of the department evaluation over HTTP at a steady request rate (open loop).
+
+    make run                                    # the demo year, in another terminal
+    .venv/bin/python -m bench.evaluation_latency [--rate 100] [--seconds 30] [--url ...]
+
+Requests are sent on a fixed schedule whether or not earlier ones have answered, so a
+slow server shows up as latency, not as a lower request rate (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Annotated
+
+import httpx
+import typer
+
+QUERY = """
+query($department: String!, $asOf: Date) {
+  departmentEvaluation(department: $department, fiscalYear: 2017, asOf: $asOf) {
+    budget { adjustedBudget arrived spent arrivalRate executionRate spentOfArrivedRate
+             byCategory { category spent share } byEconomicClass { economicClass spent share } }
+    cases { accepted closed closureRate due onTimeRate advanceDisposals
+            byChannel { channel accepted closed closureRate } byKind { kind accepted closed } }
+    indicators { targetId actual score } score grade
+  }
+}
+"""
+
+
+async def measure(url: str, rate: float, seconds: float, department: str) -> list[float]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def one(as_of: str) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            response = await client.post(
+                url,
+                json={"query": QUERY, "variables": {"department": department, "asOf": as_of}},
+            )
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200 or response.json().get("errors"):
+                errors += 1
+            latencies.append(elapsed * 1000)
+
+        await one("2017-12-31")  # warm up the connection pool
+        latencies.clear()
+        tasks = []
+        start = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            as_of = f"2017-{1 + i % 12:02d}-28"  # a different date each time: no caching
+            tasks.append(asyncio.create_task(one(as_of)))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"{errors} requests failed")
+    print(f"{len(latencies)} requests in {wall:.1f} s ({len(latencies) / wall:.1f}/s)")
+    return latencies
+
+
+def main(
+    url: Annotated[str, typer.Option()] = "http://127.0.0.1:8000/graphql",
+    rate: Annotated[float, typer.Option(help="requests per second")] = 100,
+    seconds: Annotated[float, typer.Option()] = 30,
+    department: Annotated[str, typer.Option()] = "GD-GRID",
+) -> None:
+    latencies = sorted(asyncio.run(measure(url, rate, seconds, department)))
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {latencies[-1]:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    typer.run(main)
