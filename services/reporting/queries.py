@@ -84,27 +84,15 @@ async def line_budget(conn: asyncpg.Connection, line_id: str, as_of: date) -> di
         line_id,
         as_of,
     )
-    by_class = await conn.fetch(
-        """
-        SELECT economic_class AS key, sum(spent) AS spent FROM performance.line_spending_daily
-        WHERE line_id = $1 AND day <= $2 GROUP BY economic_class ORDER BY economic_class
+    spending = await conn.fetch(
+        f"""
+        SELECT {_SPENDING_SPLIT} FROM performance.line_spending_daily s
+        WHERE s.line_id = $1 AND s.day <= $2 {_SPENDING_GROUPS}
         """,
         line_id,
         as_of,
     )
-    by_spender = await conn.fetch(
-        """
-        SELECT spending_department AS key, sum(spent) AS spent FROM performance.line_spending_daily
-        WHERE line_id = $1 AND day <= $2 GROUP BY spending_department ORDER BY spending_department
-        """,
-        line_id,
-        as_of,
-    )
-    return {
-        "sums": dict(sums),
-        "by_economic_class": _pairs(by_class),
-        "by_spending_department": _pairs(by_spender),
-    }
+    return {"sums": dict(sums), **_split_spending(spending)}
 
 
 async def department_budget(
@@ -112,7 +100,10 @@ async def department_budget(
 ) -> dict[str, Any]:
     by_category = await conn.fetch(
         f"""
-        SELECT l.category AS key, {_LINE_SUMS}
+        SELECT l.category AS key, {_LINE_SUMS},
+               coalesce(sum(d.adjusted_budget) FILTER (WHERE l.sangong IS NOT NULL), 0)
+                   AS sangong_budget,
+               coalesce(sum(d.spent) FILTER (WHERE l.sangong IS NOT NULL), 0) AS sangong_spent
         FROM performance.lines l JOIN performance.line_daily d USING (line_id)
         WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3
         GROUP BY l.category ORDER BY l.category
@@ -121,46 +112,26 @@ async def department_budget(
         fiscal_year,
         as_of,
     )
-    by_class = await conn.fetch(
-        """
-        SELECT s.economic_class AS key, sum(s.spent) AS spent
+    spending = await conn.fetch(
+        f"""
+        SELECT {_SPENDING_SPLIT}
         FROM performance.lines l JOIN performance.line_spending_daily s USING (line_id)
         WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND s.day <= $3
-        GROUP BY s.economic_class ORDER BY s.economic_class
+        {_SPENDING_GROUPS}
         """,
         codes,
         fiscal_year,
         as_of,
     )
-    sangong = await conn.fetchrow(
-        """
-        SELECT coalesce(sum(d.adjusted_budget), 0) AS budget, coalesce(sum(d.spent), 0) AS spent
-        FROM performance.lines l JOIN performance.line_daily d USING (line_id)
-        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3
-          AND l.sangong IS NOT NULL
-        """,
-        codes,
-        fiscal_year,
-        as_of,
-    )
-    by_spender = await conn.fetch(
-        """
-        SELECT s.spending_department AS key, sum(s.spent) AS spent
-        FROM performance.lines l JOIN performance.line_spending_daily s USING (line_id)
-        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND s.day <= $3
-        GROUP BY s.spending_department ORDER BY s.spending_department
-        """,
-        codes,
-        fiscal_year,
-        as_of,
-    )
-    sums = {m: sum((row[m] for row in by_category), Decimal(0)) for m in LINE_MEASURES}
+
+    def total(column: str) -> Decimal:
+        return sum((row[column] for row in by_category), Decimal(0))
+
     return {
-        "sums": sums,
-        "by_spending_department": _pairs(by_spender),
-        "sangong": (sangong["budget"], sangong["spent"]),
+        "sums": {m: total(m) for m in LINE_MEASURES},
+        "sangong": (total("sangong_budget"), total("sangong_spent")),
         "by_category": [(row["key"], row["spent"]) for row in by_category],
-        "by_economic_class": _pairs(by_class),
+        **_split_spending(spending),
     }
 
 
@@ -209,8 +180,24 @@ async def department_cases(
     return grouped
 
 
-def _pairs(rows: list[asyncpg.Record]) -> list[tuple[str, Decimal]]:
-    return [(row["key"], row["spent"]) for row in rows]
+# spending by economic class and by spending department, in one query (grouping sets)
+_SPENDING_SPLIT = "s.economic_class, s.spending_department, sum(s.spent) AS spent"
+_SPENDING_GROUPS = (
+    "GROUP BY GROUPING SETS ((s.economic_class), (s.spending_department)) ORDER BY 1, 2"
+)
+
+
+def _split_spending(rows: list[asyncpg.Record]) -> dict[str, list[tuple[str, Decimal]]]:
+    return {
+        "by_economic_class": [
+            (r["economic_class"], r["spent"]) for r in rows if r["economic_class"] is not None
+        ],
+        "by_spending_department": [
+            (r["spending_department"], r["spent"])
+            for r in rows
+            if r["spending_department"] is not None
+        ],
+    }
 
 
 async def departments(conn: asyncpg.Connection, fiscal_year: int | None) -> list[dict[str, Any]]:

@@ -204,10 +204,10 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
                  "occurred_at": "2017-03-01T10:00:00+08:00", "data": data}  # fmt: skip
         return {"position": position, "event": event, "context": {}}
 
-    def line(department: str, line_id: str, amount: str) -> list[dict[str, Any]]:
+    def line(department: str, line_id: str, amount: str, **extra: str) -> list[dict[str, Any]]:
         return [
             entry(0, "BudgetAuthorised", department, line_id=line_id, title=line_id,
-                  category="project", amount=amount),
+                  category="project", amount=amount, **extra),
             entry(0, "FundsArrived", department, line_id=line_id, amount=amount),
         ]  # fmt: skip
 
@@ -218,7 +218,8 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
         entry(0, "DepartmentRegistered", "TEAM-B1", name="B1", parent="UNIT-B"),
         entry(0, "DepartmentRegistered", "OTHER", name="O"),
         *line("BUREAU", "L-BUREAU", "1000.00"),
-        *line("UNIT-A", "L-A", "200.00"),
+        *line("UNIT-A", "L-A", "200.00", sangong="vehicles"),  # a "三公" line
+        entry(0, "Disbursed", "UNIT-A", line_id="L-A", amount="50.00", economic_class="302"),
         *line("TEAM-B1", "L-B1", "30.00"),
         *line("OTHER", "L-O", "4.00"),
         entry(0, "Disbursed", "BUREAU", line_id="L-BUREAU", amount="600.00",
@@ -232,7 +233,8 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
 
     query = """query($sub: Boolean!) {
       departmentEvaluation(department: "BUREAU", fiscalYear: 2017, includeSubunits: $sub) {
-        subunits budget { adjustedBudget spent bySpendingDepartment { department spent share } }
+        subunits budget { adjustedBudget spent sangongBudget sangongSpent sangongControlRate
+                          bySpendingDepartment { department spent share } }
         lines { lineId }
       } }"""
     results = {}
@@ -245,6 +247,9 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
     assert [line["lineId"] for line in alone["lines"]] == ["L-BUREAU"]
     assert with_units["subunits"] == ["TEAM-B1", "UNIT-A", "UNIT-B"]  # at any depth
     assert with_units["budget"]["adjustedBudget"] == "1230.00"  # not OTHER's 4.00
+    sangong = ("sangongBudget", "sangongSpent", "sangongControlRate")
+    assert [with_units["budget"][k] for k in sangong] == ["200.00", "50.00", "0.2500"]
+    assert [alone["budget"][k] for k in sangong] == ["0.00", "0.00", None]
     assert sorted(line["lineId"] for line in with_units["lines"]) == ["L-A", "L-B1", "L-BUREAU"]
     assert alone["budget"]["bySpendingDepartment"] == [
         {"department": "BUREAU", "spent": "200.00", "share": "0.2500"},
