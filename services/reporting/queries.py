@@ -61,38 +61,90 @@ async def has_year(conn: asyncpg.Connection, codes: list[str], fiscal_year: int)
     )
 
 
-async def line(conn: asyncpg.Connection, line_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM performance.lines WHERE line_id = $1", line_id)
-    return dict(row) if row else None
-
-
-async def lines(
-    conn: asyncpg.Connection, codes: list[str], fiscal_year: int
-) -> list[dict[str, Any]]:
+async def line_ids(conn: asyncpg.Connection, codes: list[str], fiscal_year: int) -> list[str]:
     rows = await conn.fetch(
-        """SELECT * FROM performance.lines WHERE department = ANY($1::text[]) AND fiscal_year = $2
-           ORDER BY category, line_id""",
+        """SELECT line_id FROM performance.lines
+           WHERE department = ANY($1::text[]) AND fiscal_year = $2 ORDER BY category, line_id""",
         codes,
         fiscal_year,
     )
-    return [dict(row) for row in rows]
+    return [row["line_id"] for row in rows]
 
 
-async def line_budget(conn: asyncpg.Connection, line_id: str, as_of: date) -> dict[str, Any]:
-    sums = await conn.fetchrow(
-        f"SELECT {_LINE_SUMS} FROM performance.line_daily d WHERE d.line_id = $1 AND d.day <= $2",
-        line_id,
-        as_of,
+async def lines_by_id(conn: asyncpg.Connection, line_ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM performance.lines WHERE line_id = ANY($1::text[])", line_ids
+    )
+    return {row["line_id"]: dict(row) for row in rows}
+
+
+# Each (line, day) key of a batch is numbered by its position: k.i (1-based).
+_KEYS = "unnest($1::text[], $2::date[]) WITH ORDINALITY AS k(line_id, day, i)"
+
+
+async def lines_budget(
+    conn: asyncpg.Connection, keys: list[tuple[str, date]]
+) -> list[dict[str, Any]]:
+    """For each (line, day): its sums, and its spending by class and by spender."""
+    ids, days = [k[0] for k in keys], [k[1] for k in keys]
+    sums = await conn.fetch(
+        f"""
+        SELECT k.i, {_LINE_SUMS} FROM {_KEYS}
+        LEFT JOIN performance.line_daily d ON d.line_id = k.line_id AND d.day <= k.day
+        GROUP BY k.i ORDER BY k.i
+        """,
+        ids,
+        days,
     )
     spending = await conn.fetch(
         f"""
-        SELECT {_SPENDING_SPLIT} FROM performance.line_spending_daily s
-        WHERE s.line_id = $1 AND s.day <= $2 {_SPENDING_GROUPS}
+        SELECT k.i, {_SPENDING_SPLIT} FROM {_KEYS}
+        JOIN performance.line_spending_daily s ON s.line_id = k.line_id AND s.day <= k.day
+        GROUP BY GROUPING SETS ((k.i, s.economic_class), (k.i, s.spending_department))
+        ORDER BY 1, 2, 3
         """,
-        line_id,
-        as_of,
+        ids,
+        days,
     )
-    return {"sums": dict(sums), **_split_spending(spending)}
+    by_key: dict[int, list[asyncpg.Record]] = {}
+    for row in spending:
+        by_key.setdefault(row["i"], []).append(row)
+    return [
+        {"sums": {m: row[m] for m in LINE_MEASURES}, **_split_spending(by_key.get(row["i"], []))}
+        for row in sums
+    ]
+
+
+async def lines_targets(
+    conn: asyncpg.Connection, line_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    rows = await conn.fetch(
+        "SELECT * FROM performance.targets WHERE line_id = ANY($1::text[]) ORDER BY target_id",
+        line_ids,
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["line_id"], []).append(dict(row))
+    return found
+
+
+async def lines_outputs(
+    conn: asyncpg.Connection, keys: list[tuple[str, date]]
+) -> list[list[dict[str, Any]]]:
+    """For each (line, day): the outputs recorded on the line up to the day."""
+    rows = await conn.fetch(
+        f"""
+        SELECT k.i, o.indicator, o.unit, sum(o.quantity) AS quantity FROM {_KEYS}
+        JOIN performance.outputs_daily o ON o.line_id = k.line_id AND o.day <= k.day
+        GROUP BY k.i, o.indicator, o.unit ORDER BY k.i, o.indicator, o.unit
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    found: list[list[dict[str, Any]]] = [[] for _ in keys]
+    for row in rows:
+        found[row["i"] - 1].append(dict(row))
+    return found
 
 
 async def department_budget(
@@ -222,38 +274,32 @@ async def departments(conn: asyncpg.Connection, fiscal_year: int | None) -> list
     return [dict(row) for row in rows]
 
 
-async def targets(
-    conn: asyncpg.Connection, code: str, fiscal_year: int, line_id: str | None
-) -> list[dict[str, Any]]:
-    """The department's own targets (line_id None) or one line's targets."""
+async def targets(conn: asyncpg.Connection, code: str, fiscal_year: int) -> list[dict[str, Any]]:
+    """The department's own targets (those of its lines belong to the lines)."""
     rows = await conn.fetch(
         """
         SELECT * FROM performance.targets
-        WHERE department = $1 AND fiscal_year = $2 AND line_id IS NOT DISTINCT FROM $3
-        ORDER BY target_id
+        WHERE department = $1 AND fiscal_year = $2 AND line_id IS NULL ORDER BY target_id
         """,
         code,
         fiscal_year,
-        line_id,
     )
     return [dict(row) for row in rows]
 
 
 async def outputs(
-    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date, line_id: str | None
+    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
 ) -> list[dict[str, Any]]:
-    """Outputs recorded up to a day: all of the department's, or one line's."""
+    """Every output the departments recorded up to a day (on their lines or not)."""
     rows = await conn.fetch(
         """
         SELECT indicator, unit, sum(quantity) AS quantity FROM performance.outputs_daily
         WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND day <= $3
-          AND ($4::text IS NULL OR line_id = $4)
         GROUP BY indicator, unit ORDER BY indicator, unit
         """,
         codes,
         fiscal_year,
         as_of,
-        line_id,
     )
     return [dict(row) for row in rows]
 

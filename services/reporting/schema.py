@@ -5,23 +5,37 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from schemas.money import format_money, rate
 from services.reporting import queries, scoring
 from services.reporting.queries import END_OF_TIME
 
+LineKey = tuple[str, date | None]  # (line_id, asOf)
+
 
 @dataclass
 class Context:
+    """Per request: the pool, and a DataLoader that evaluates all the lines a query asks for
+    (however many, through aliases or a department's lines) in one batch of queries."""
+
     pool: asyncpg.Pool
+    lines: DataLoader[LineKey, LineEvaluation] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = DataLoader(self._evaluate_lines)
+
+    async def _evaluate_lines(self, keys: list[LineKey]) -> list[LineEvaluation | BaseException]:
+        async with self.pool.acquire() as conn:
+            return await evaluate_lines(conn, keys)
 
 
 def plain(value: Decimal) -> str:
@@ -301,10 +315,8 @@ class DepartmentEvaluation:
     )
     async def lines(self, info: Info[Context, None]) -> list[LineEvaluation]:
         async with info.context.pool.acquire() as conn:
-            return [
-                await evaluate_line(conn, line, self.as_of)
-                for line in await queries.lines(conn, self.codes, self.fiscal_year)
-            ]
+            ids = await queries.line_ids(conn, self.codes, self.fiscal_year)
+        return await info.context.lines.load_many([(line_id, self.as_of) for line_id in ids])
 
 
 def metric_values(*evaluated: Any) -> dict[str, Decimal]:
@@ -439,7 +451,7 @@ class Query:
                 "the department's own"
             ),
         ] = False,
-    ) -> DepartmentEvaluation:
+    ) -> DepartmentEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
         day = _as_of(as_of, fiscal_year)
         async with info.context.pool.acquire() as conn:
             dep = await queries.department(conn, department)
@@ -453,8 +465,8 @@ class Query:
                 )
             budget = await queries.department_budget(conn, codes, fiscal_year, day)
             cases = await queries.department_cases(conn, codes, fiscal_year, day)
-            targets = await queries.targets(conn, department, fiscal_year, None)
-            outputs = await queries.outputs(conn, codes, fiscal_year, day, None)
+            targets = await queries.targets(conn, department, fiscal_year)
+            outputs = await queries.outputs(conn, codes, fiscal_year, day)
         sums = budget["sums"]
         budget_metrics = BudgetMetrics(
             **budget_fields(
@@ -500,22 +512,44 @@ class Query:
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(
         self, info: Info[Context, None], line_id: str, as_of: date | None = None
-    ) -> LineEvaluation:
-        async with info.context.pool.acquire() as conn:
-            line = await queries.line(conn, line_id)
-            if line is None:
+    ) -> LineEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
+        return await info.context.lines.load((line_id, as_of))
+
+
+async def evaluate_lines(
+    conn: asyncpg.Connection, keys: list[LineKey]
+) -> list[LineEvaluation | BaseException]:
+    """Evaluate lines as of dates in a fixed number of queries (a DataLoader batch)."""
+    lines = await queries.lines_by_id(conn, [line_id for line_id, _ in keys])
+    asked: dict[int, tuple[str, date]] = {}
+    errors: dict[int, BaseException] = {}
+    for index, (line_id, as_of) in enumerate(keys):
+        try:
+            if line_id not in lines:
                 raise ValueError(f"unknown budget line {line_id!r}")
-            return await evaluate_line(conn, line, as_of)
+            asked[index] = (line_id, _as_of(as_of, lines[line_id]["fiscal_year"]))
+        except ValueError as error:
+            errors[index] = error
+    pairs = list(asked.values())
+    budgets = await queries.lines_budget(conn, pairs)
+    outputs = await queries.lines_outputs(conn, pairs)
+    targets = await queries.lines_targets(conn, [line_id for line_id, _ in pairs])
+    evaluated = {
+        index: _line_evaluation(lines[line_id], keys[index][1], budget, produced, targets)
+        for index, (line_id, _), budget, produced in zip(
+            asked, pairs, budgets, outputs, strict=True
+        )
+    }
+    return [errors[i] if i in errors else evaluated[i] for i in range(len(keys))]
 
 
-async def evaluate_line(
-    conn: asyncpg.Connection, line: dict[str, Any], as_of: date | None
+def _line_evaluation(
+    line: dict[str, Any],
+    as_of: date | None,
+    budget: dict[str, Any],
+    produced: list[dict[str, Any]],
+    targets: dict[str, list[dict[str, Any]]],
 ) -> LineEvaluation:
-    line_id, code, year = line["line_id"], line["department"], line["fiscal_year"]
-    day = _as_of(as_of, year)
-    budget = await queries.line_budget(conn, line_id, day)
-    targets = await queries.targets(conn, code, year, line_id)
-    outputs = await queries.outputs(conn, [code], year, day, line_id)
     sums = budget["sums"]
     sangong = (sums["adjusted_budget"], sums["spent"]) if line["sangong"] else (0, 0)
     fields = budget_fields(
@@ -526,15 +560,17 @@ async def evaluate_line(
         budget["by_spending_department"],
     )
     return LineEvaluation(
-        line_id=line_id,
-        department=code,
+        line_id=line["line_id"],
+        department=line["department"],
         title=line["title"],
         category=line["category"],
-        fiscal_year=year,
+        fiscal_year=line["fiscal_year"],
         as_of=as_of,
         **fields,
-        outputs=output_list(outputs),
-        **scored(targets, metric_values(BudgetMetrics(**fields)), outputs),
+        outputs=output_list(produced),
+        **scored(
+            targets.get(line["line_id"], []), metric_values(BudgetMetrics(**fields)), produced
+        ),
     )
 
 

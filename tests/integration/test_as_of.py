@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from schemas.money import format_money, rate
+from services.common.db import _init_connection as db_init
 from services.common.db import create_pool, migrate
 from services.performance import store
 from services.reporting.schema import Context, schema
@@ -198,7 +199,9 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
         assert budget["arrivalRate"] == str(rate(arrived, Decimal("100000.00")))
 
 
-async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
+async def apply_units(pool: asyncpg.Pool) -> None:
+    """A bureau with units at two depths, an unrelated department, a line each."""
+
     def entry(position: int, event_type: str, department: str, **data: Any) -> dict[str, Any]:
         event = {"event_type": event_type, "department": department, "fiscal_year": 2017,
                  "occurred_at": "2017-03-01T10:00:00+08:00", "data": data}  # fmt: skip
@@ -231,6 +234,9 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
         e["position"] = position
     await store.apply_entries(pool, entries, TZ)
 
+
+async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
+    await apply_units(pool)
     query = """query($sub: Boolean!) {
       departmentEvaluation(department: "BUREAU", fiscalYear: 2017, includeSubunits: $sub) {
         subunits budget { adjustedBudget spent sangongBudget sangongSpent sangongControlRate
@@ -255,3 +261,34 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
         {"department": "BUREAU", "spent": "200.00", "share": "0.2500"},
         {"department": "UNIT-A", "spent": "600.00", "share": "0.7500"},
     ]
+
+
+async def test_many_lines_cost_the_same_queries_as_one(database: str) -> None:
+    executed: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await db_init(conn)
+        conn.add_query_logger(lambda record: executed.append(record.query))
+
+    pool = await asyncpg.create_pool(database, init=init)
+    assert pool is not None
+    try:
+        await migrate(pool, Path(store.__file__).with_name("schema.sql"))
+        await apply_units(pool)
+        counts = []
+        for line_ids in (["L-A"], ["L-A", "L-B1", "L-BUREAU", "L-O", "NOPE"]):
+            aliases = " ".join(
+                f'l{i}: lineEvaluation(lineId: "{line_id}") {{ adjustedBudget score }}'
+                for i, line_id in enumerate(line_ids)
+            )
+            executed.clear()
+            result = await schema.execute(f"{{ {aliases} }}", context_value=Context(pool))
+            counts.append(len(executed))
+            data = result.data or {}
+            assert data["l0"] == {"adjustedBudget": "200.00", "score": None}
+        # lines, sums, spending, outputs, targets, and the pool's reset on release
+        assert counts[0] == counts[1] == 6
+        assert [e.message for e in result.errors or []] == ["unknown budget line 'NOPE'"]
+        assert data["l3"] == {"adjustedBudget": "4.00", "score": None}
+    finally:
+        await pool.close()
