@@ -30,7 +30,9 @@ query($department: String!, $asOf: Date) {
 """
 
 
-async def measure(url: str, rate: float, seconds: float, department: str) -> list[float]:
+async def measure(
+    url: str, rate: float, seconds: float, department: str, as_of: str | None
+) -> list[float]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -57,8 +59,8 @@ async def measure(url: str, rate: float, seconds: float, department: str) -> lis
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            as_of = f"2017-{1 + i % 12:02d}-28"  # a different date each time: no caching
-            tasks.append(asyncio.create_task(one(as_of)))
+            day = as_of or f"2017-{1 + i % 12:02d}-28"  # by default a different month each time
+            tasks.append(asyncio.create_task(one(day)))
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
     if errors:
@@ -72,8 +74,9 @@ def main(
     rate: Annotated[float, typer.Option(help="requests per second")] = 100,
     seconds: Annotated[float, typer.Option()] = 30,
     department: Annotated[str, typer.Option()] = "GD-GRID",
+    as_of: Annotated[str | None, typer.Option(help="one date for every request")] = None,
 ) -> None:
-    latencies = sorted(asyncio.run(measure(url, rate, seconds, department)))
+    latencies = sorted(asyncio.run(measure(url, rate, seconds, department, as_of)))
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
         f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import asyncpg
 import strawberry
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from schemas.money import format_money, rate
@@ -574,4 +575,7 @@ def _line_evaluation(
     )
 
 
-schema = strawberry.Schema(query=Query)
+# Evaluators send the same few queries again and again: parse and validate each once.
+schema = strawberry.Schema(
+    query=Query, extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+)
