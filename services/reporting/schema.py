@@ -52,22 +52,22 @@ def _rate(numerator: Decimal | int, denominator: Decimal | int) -> str | None:
 
 @strawberry.type(description="Spending of one budget category (basic 基本支出 / project 项目支出)")
 class CategorySpending:
-    category: str
-    spent: str
+    category: str = strawberry.field(description="basic (基本支出) or project (项目支出)")
+    spent: str = strawberry.field(description="Yuan, exact to the cent")
     share: str | None = strawberry.field(description="Share of total spent")
 
 
 @strawberry.type(description="Spending of one economic class (301 wages, 302 goods, ...)")
 class EconomicClassSpending:
-    economic_class: str
-    spent: str
+    economic_class: str = strawberry.field(description="GFS-style code, e.g. 301 wages")
+    spent: str = strawberry.field(description="Yuan, exact to the cent")
     share: str | None = strawberry.field(description="Share of total spent")
 
 
 @strawberry.type(description="Spending done by one unit (Disbursed.spending_department)")
 class SpendingDepartment:
-    department: str
-    spent: str
+    department: str = strawberry.field(description="The unit that spent (its code)")
+    spent: str = strawberry.field(description="Yuan, exact to the cent")
     share: str | None = strawberry.field(description="Share of total spent")
 
 
@@ -87,8 +87,10 @@ class BudgetMetrics:
     )
     sangong_spent: str = strawberry.field(description='Spent on the "三公" lines')
     sangong_control_rate: str | None = strawberry.field(description='"三公" spent / "三公" budget')
-    by_category: list[CategorySpending]
-    by_economic_class: list[EconomicClassSpending]
+    by_category: list[CategorySpending] = strawberry.field(description="Spent by category")
+    by_economic_class: list[EconomicClassSpending] = strawberry.field(
+        description="Spent by economic class"
+    )
     by_spending_department: list[SpendingDepartment] = strawberry.field(
         description="Who spent it: e.g. the units a line's funds were passed down to"
     )
@@ -132,19 +134,21 @@ def budget_fields(
 
 @strawberry.type(description="Procurement (政府采购) as of a date")
 class ProcurementMetrics:
-    planned: str
-    contracted: str
+    planned: str = strawberry.field(description="Σ ProcurementPlanned (采购计划)")
+    contracted: str = strawberry.field(description="Σ ContractAwarded (合同金额)")
     procurement_execution_rate: str | None = strawberry.field(description="contracted / planned")
 
 
 @strawberry.type(description="Case counts and rates (受理, 立案, 派遣, 处置, 结案)")
 class CaseCounts:
-    reported: int
-    accepted: int
-    filed: int
-    dispatched: int
-    disposed: int
-    closed: int
+    reported: int = strawberry.field(description="Cases reported (上报)")
+    accepted: int = strawberry.field(description="Cases accepted (受理)")
+    filed: int = strawberry.field(description="Cases filed (立案)")
+    dispatched: int = strawberry.field(
+        description="Cases dispatched (派遣); a re-dispatch counts once"
+    )
+    disposed: int = strawberry.field(description="Cases disposed (处置)")
+    closed: int = strawberry.field(description="Cases closed (结案)")
     closed_on_time: int = strawberry.field(description="Closed at or before its deadline_at")
     due: int = strawberry.field(
         description="Filed cases whose deadline is on or before the date, plus filed cases "
@@ -187,48 +191,48 @@ def case_fields(counts: dict[str, Any]) -> dict[str, Any]:
 
 @strawberry.type(description="Cases of one reporting channel")
 class ChannelCases(CaseCounts):
-    channel: str
+    channel: str = strawberry.field(description="Reporting channel, e.g. supervisor_patrol")
 
 
 @strawberry.type(description="Cases of one category (e.g. 占道经营)")
 class CategoryCases(CaseCounts):
-    category: str
+    category: str = strawberry.field(description="Case category, e.g. 占道经营")
 
 
 @strawberry.type(description="Cases of one kind: event 事件 or component 部件")
 class KindCases(CaseCounts):
-    kind: str
+    kind: str = strawberry.field(description="event (事件) or component (部件)")
 
 
 @strawberry.type(description="Case metrics of a department, with breakdowns")
 class CaseMetrics(CaseCounts):
-    by_channel: list[ChannelCases]
-    by_category: list[CategoryCases]
-    by_kind: list[KindCases]
+    by_channel: list[ChannelCases] = strawberry.field(description="The counts per channel")
+    by_category: list[CategoryCases] = strawberry.field(description="The counts per category")
+    by_kind: list[KindCases] = strawberry.field(description="The counts per kind")
 
 
 @strawberry.type(description="An output recorded (OutputRecorded), summed up to the date")
 class Output:
-    indicator: str
+    indicator: str = strawberry.field(description="What was produced, e.g. 门前三包信息")
     quantity: str = strawberry.field(description="Decimal string")
-    unit: str
+    unit: str = strawberry.field(description="Unit of the quantity, e.g. 条")
 
 
 @strawberry.type(
     description="A performance indicator (PerformanceTargetSet) with its actual value and score"
 )
 class Indicator:
-    target_id: str
-    line_id: str | None
+    target_id: str = strawberry.field(description="Setting the same target_id replaces it")
+    line_id: str | None = strawberry.field(description="The line of a project target")
     level1: str = strawberry.field(description="e.g. 产出指标, 效益指标")
     level2: str = strawberry.field(description="e.g. 数量指标, 质量指标, 时效指标")
-    name: str
+    name: str = strawberry.field(description="The indicator as the evaluation names it")
     metric: str = strawberry.field(
         description="A metric of CONTRACT.md section 4 or output:<indicator>"
     )
     comparator: str = strawberry.field(description=">=, <= or =")
     value: str = strawberry.field(description="The target value")
-    unit: str
+    unit: str = strawberry.field(description="Unit of the target value")
     actual: str | None = strawberry.field(
         description="The metric as the evaluation reports it (a rate at 4 places); null when "
         "unknown (then it scores 0)"
@@ -240,10 +244,10 @@ class Indicator:
 @strawberry.type(description="One month of a fiscal year: the month's flows and the totals so far")
 class MonthlyPoint:
     month: str = strawberry.field(description="YYYY-MM")
-    arrived_in_month: str
-    spent_in_month: str
-    accepted_in_month: int
-    closed_in_month: int
+    arrived_in_month: str = strawberry.field(description="Funds arrived in the month")
+    spent_in_month: str = strawberry.field(description="Spent in the month")
+    accepted_in_month: int = strawberry.field(description="Cases accepted in the month")
+    closed_in_month: int = strawberry.field(description="Cases closed in the month")
     adjusted_budget: str = strawberry.field(description="Adjusted budget at the month's end")
     arrived: str = strawberry.field(description="Arrived by the month's end")
     spent: str = strawberry.field(description="Spent by the month's end")
@@ -256,8 +260,8 @@ class MonthlyPoint:
 
 @strawberry.type(description="A budget unit (部门/单位)")
 class Department:
-    code: str
-    name: str | None
+    code: str = strawberry.field(description="Department code")
+    name: str | None = strawberry.field(description="Registered name; null if unregistered")
     parent: str | None = strawberry.field(description="The unit it belongs to, if registered")
     headcount_authorised: int | None = strawberry.field(description="核定编制")
     headcount_actual: int | None = strawberry.field(description="实有人数")
@@ -265,33 +269,33 @@ class Department:
 
 @strawberry.type(description="The budget metrics of one budget line, as of a date")
 class LineEvaluation(BudgetMetrics):
-    line_id: str
-    department: str
-    title: str
-    category: str
-    fiscal_year: int
-    as_of: date | None
+    line_id: str = strawberry.field(description="Budget line id")
+    department: str = strawberry.field(description="The department owning the line")
+    title: str = strawberry.field(description="As authorised")
+    category: str = strawberry.field(description="basic (基本支出) or project (项目支出)")
+    fiscal_year: int = strawberry.field(description="The line's fiscal year")
+    as_of: date | None = strawberry.field(description="The date asked for; null means now")
     outputs: list[Output] = strawberry.field(description="Outputs recorded on this line")
     indicators: list[Indicator] = strawberry.field(description="This line's targets, scored")
-    score: str | None
-    grade: str | None
+    score: str | None = strawberry.field(description="Σ indicator scores; null without targets")
+    grade: str | None = strawberry.field(description="优, 良, 中 or 差; null without targets")
 
 
 @strawberry.type(description="The evaluation of one department for a fiscal year, as of a date")
 class DepartmentEvaluation:
-    department: str
-    name: str | None
-    fiscal_year: int
+    department: str = strawberry.field(description="Department code")
+    name: str | None = strawberry.field(description="Registered name; null if unregistered")
+    fiscal_year: int = strawberry.field(description="The fiscal year evaluated")
     subunits: list[str] = strawberry.field(
         description="The subordinate units included (includeSubunits), empty otherwise"
     )
     as_of: date | None = strawberry.field(description="The date asked for; null means now")
     headcount_authorised: int | None = strawberry.field(description="核定编制, if registered")
     headcount_actual: int | None = strawberry.field(description="实有人数, if registered")
-    budget: BudgetMetrics
-    procurement: ProcurementMetrics
-    cases: CaseMetrics
-    outputs: list[Output]
+    budget: BudgetMetrics = strawberry.field(description="Budget metrics of its own lines")
+    procurement: ProcurementMetrics = strawberry.field(description="Procurement on its lines")
+    cases: CaseMetrics = strawberry.field(description="Cases of its case platform")
+    outputs: list[Output] = strawberry.field(description="Outputs recorded up to the date")
     indicators: list[Indicator] = strawberry.field(
         description="The department's own targets (without line_id), scored"
     )
@@ -435,15 +439,21 @@ def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
     )
 
 
-@strawberry.type
+AS_OF = strawberry.argument(
+    description="Count events up to the end of this day (Asia/Shanghai by default); "
+    "absent: now. Must lie in the fiscal year."
+)
+
+
+@strawberry.type(description="Evaluations of departments and budget lines")
 class Query:
     @strawberry.field(description="Evaluation of a department for a fiscal year, as of a date")
     async def department_evaluation(
         self,
         info: Info[Context, None],
-        department: str,
-        fiscal_year: int,
-        as_of: date | None = None,
+        department: Annotated[str, strawberry.argument(description="Department code")],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        as_of: Annotated[date | None, AS_OF] = None,
         include_subunits: Annotated[
             bool,
             strawberry.argument(
@@ -504,7 +514,11 @@ class Query:
 
     @strawberry.field(description="Departments with data (in a fiscal year, when given)")
     async def departments(
-        self, info: Info[Context, None], fiscal_year: int | None = None
+        self,
+        info: Info[Context, None],
+        fiscal_year: Annotated[
+            int | None, strawberry.argument(description="Only those with data in this year")
+        ] = None,
     ) -> list[Department]:
         async with info.context.pool.acquire() as conn:
             rows = await queries.departments(conn, fiscal_year)
@@ -512,7 +526,10 @@ class Query:
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(
-        self, info: Info[Context, None], line_id: str, as_of: date | None = None
+        self,
+        info: Info[Context, None],
+        line_id: Annotated[str, strawberry.argument(description="Budget line id")],
+        as_of: Annotated[date | None, AS_OF] = None,
     ) -> LineEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
         return await info.context.lines.load((line_id, as_of))
 
@@ -576,6 +593,9 @@ def _line_evaluation(
 
 
 # Evaluators send the same few queries again and again: parse and validate each once.
+# (instances, as strawberry's docs show: one cache for all requests; its type hints want
+# classes, which would make a new, empty cache per request)
 schema = strawberry.Schema(
-    query=Query, extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+    query=Query,
+    extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],  # type: ignore[list-item]
 )
