@@ -38,6 +38,9 @@ CASE_COUNTS = (
 # a filed case not closed yet sits in case_deadlines under this closing day
 NOT_CLOSED = date(9999, 12, 31)
 CASE_DIMENSIONS = ("channel", "category", "kind")
+# counts a case carries to its assignee (the department it is dispatched to) from the day of
+# the dispatch, and from one assignee to the next on a re-dispatch (改派)
+HANDED_OVER = {"reported": "reported_at", "accepted": "accepted_at", "filed": "filed_at"}
 # stage event -> (case column holding its time, count it increments)
 CASE_STAGE_COLUMNS = {
     "CaseReported": ("reported_at", "reported"),
@@ -80,8 +83,9 @@ class BatchProjection:
     case_daily: defaultdict[tuple[str, int, str, str, date], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_COUNTS, 0))
     )
-    # filed cases by (department, year, dimension, value, deadline day, closing day)
-    case_deadlines: defaultdict[tuple[str, int, str, str, date, date], int] = field(
+    # filed cases by (department, year, dimension, value, deadline day, closing day, the day
+    # from which the row counts)
+    case_deadlines: defaultdict[tuple[str, int, str, str, date, date, date], int] = field(
         default_factory=lambda: defaultdict(int)
     )
     touched_cases: set[tuple[str, str]] = field(default_factory=set)
@@ -206,17 +210,53 @@ class BatchProjection:
                 self._count(event, case, "advance_disposals")
         return case
 
-    def _count(self, event: dict[str, Any], case: dict[str, Any], count: str) -> None:
-        day = self.day_of(event)
-        for dimension in CASE_DIMENSIONS:
-            key = (event["department"], event["fiscal_year"], dimension, case[dimension], day)
-            self.case_daily[key][count] += 1
+    @staticmethod
+    def _dimensions(case: dict[str, Any]) -> list[tuple[str, str]]:
+        values = [(dimension, case[dimension]) for dimension in CASE_DIMENSIONS]
+        if case["assignee"] is not None:
+            values.append(("assignee", case["assignee"]))
+        return values
 
-    def _deadline(self, event: dict[str, Any], case: dict[str, Any], closed: date, n: int) -> None:
+    def _count(
+        self,
+        event: dict[str, Any],
+        case: dict[str, Any],
+        count: str,
+        n: int = 1,
+        only: list[tuple[str, str]] | None = None,
+    ) -> None:
+        day = self.day_of(event)
+        for dimension, value in only or self._dimensions(case):
+            key = (event["department"], event["fiscal_year"], dimension, value, day)
+            self.case_daily[key][count] += n
+
+    def _deadline(
+        self,
+        event: dict[str, Any],
+        case: dict[str, Any],
+        closed: date,
+        n: int,
+        only: list[tuple[str, str]] | None = None,
+    ) -> None:
         deadline = case["deadline_at"].astimezone(self.timezone).date()
-        for dimension in CASE_DIMENSIONS:
-            key = (event["department"], event["fiscal_year"], dimension, case[dimension])
-            self.case_deadlines[(*key, deadline, closed)] += n
+        since = self.day_of(event)
+        for dimension, value in only or self._dimensions(case):
+            key = (event["department"], event["fiscal_year"], dimension, value)
+            self.case_deadlines[(*key, deadline, closed, since)] += n
+
+    def _hand_over(self, event: dict[str, Any], case: dict[str, Any], previous: str | None) -> None:
+        """From today the case counts for its new assignee, no longer for the previous one."""
+        counts = ["dispatched", *(c for c, column in HANDED_OVER.items() if case[column])]
+        if case["advance_disposal"]:
+            counts.append("advance_disposals")
+        moves = [(+1, [("assignee", case["assignee"])])]
+        if previous is not None:
+            moves.append((-1, [("assignee", previous)]))
+        for n, assignee in moves:
+            for count in counts:
+                self._count(event, case, count, n, assignee)
+            if case["deadline_at"] is not None:  # filed, and open: dispatch precedes closure
+                self._deadline(event, case, NOT_CLOSED, n, assignee)
 
     def on_CaseReported(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         data = event["data"]
@@ -240,7 +280,10 @@ class BatchProjection:
         self._deadline(event, case, NOT_CLOSED, +1)
 
     def on_CaseDispatched(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._stage(event)["assignee"] = event["data"]["assignee"]
+        case = self._stage(event)  # before the assignee is set: counted once per case
+        previous, case["assignee"] = case["assignee"], event["data"]["assignee"]
+        if previous != case["assignee"]:
+            self._hand_over(event, case, previous)
 
     def on_CaseDisposed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         self._stage(event)

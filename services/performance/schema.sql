@@ -71,8 +71,8 @@ CREATE TABLE IF NOT EXISTS performance.cases (
     PRIMARY KEY (department, case_id)
 );
 
--- Daily case counts per dimension ('channel', 'category', 'kind'); totals are the sum
--- over one dimension, since every case has exactly one value of each.
+-- Daily case counts per dimension ('channel', 'category', 'kind', and 'assignee' from a
+-- case's dispatch on); totals are the sum over 'kind', since every case has exactly one.
 CREATE TABLE IF NOT EXISTS performance.case_daily (
     department        text    NOT NULL,
     fiscal_year       integer NOT NULL,
@@ -92,9 +92,10 @@ ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_on_time integ
 ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_filed integer NOT NULL DEFAULT 0;
 ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_accepted integer NOT NULL DEFAULT 0;
 
--- Filed cases by deadline day and closing day (9999-12-31 while not closed), per dimension:
--- "due", "overdue" and "closed before the deadline" as of any day T are sums over it, so
--- their cost depends on days, not on the number of cases.
+-- Filed cases by deadline day and closing day (9999-12-31 while not closed), per dimension
+-- ('assignee' too: a case moves to its assignee when dispatched, and on a re-dispatch),
+-- each row counting from since_day on: "due", "overdue" and "closed before the deadline" as
+-- of any day T are sums over it, so their cost depends on days, not on the number of cases.
 CREATE TABLE IF NOT EXISTS performance.case_deadlines (
     department   text    NOT NULL,
     fiscal_year  integer NOT NULL,
@@ -102,8 +103,9 @@ CREATE TABLE IF NOT EXISTS performance.case_deadlines (
     value        text    NOT NULL,
     deadline_day date    NOT NULL,
     closed_day   date    NOT NULL,
+    since_day    date    NOT NULL,
     cases        integer NOT NULL,
-    PRIMARY KEY (department, fiscal_year, dimension, value, deadline_day, closed_day)
+    PRIMARY KEY (department, fiscal_year, dimension, value, deadline_day, closed_day, since_day)
 );
 
 -- Performance targets (PerformanceTargetSet); the same target_id again replaces it.

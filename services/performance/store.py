@@ -172,8 +172,9 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             """
             INSERT INTO performance.case_deadlines
             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::date[],
-                                 $6::date[], $7::int[])
-            ON CONFLICT (department, fiscal_year, dimension, value, deadline_day, closed_day)
+                                 $6::date[], $7::date[], $8::int[])
+            ON CONFLICT (department, fiscal_year, dimension, value, deadline_day, closed_day,
+                         since_day)
             DO UPDATE SET cases = case_deadlines.cases + excluded.cases
             """,
             *(list(column) for column in zip(*p.case_deadlines, strict=True)),

@@ -190,7 +190,7 @@ async def department_budget(
 async def department_cases(
     conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
 ) -> dict[str, list[dict[str, Any]]]:
-    """Case counts per dimension ('channel', 'category', 'kind') and value."""
+    """Case counts per dimension ('channel', 'category', 'kind', 'assignee') and value."""
     rows = await conn.fetch(
         f"""
         SELECT dimension, value, {_CASE_SUMS} FROM performance.case_daily
@@ -210,7 +210,7 @@ async def department_cases(
                coalesce(sum(cases) FILTER (WHERE deadline_day <= $3 AND closed_day > $3), 0)::int
                    AS overdue
         FROM performance.case_deadlines
-        WHERE department = ANY($1::text[]) AND fiscal_year = $2
+        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND since_day <= $3
         GROUP BY dimension, value
         """,
         codes,
@@ -218,7 +218,12 @@ async def department_cases(
         as_of,
     )
     by_value = {(r["dimension"], r["value"]): r for r in deadlines}
-    grouped: dict[str, list[dict[str, Any]]] = {"channel": [], "category": [], "kind": []}
+    grouped: dict[str, list[dict[str, Any]]] = {
+        "channel": [],
+        "category": [],
+        "kind": [],
+        "assignee": [],
+    }
     for row in rows:
         counts = dict(row)
         deadline = by_value.get((row["dimension"], row["value"]))

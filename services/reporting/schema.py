@@ -204,11 +204,22 @@ class KindCases(CaseCounts):
     kind: str = strawberry.field(description="event (事件) or component (部件)")
 
 
+@strawberry.type(
+    description="Cases of one assignee (the department a case is dispatched to): a case "
+    "counts for its assignee from its dispatch on, and for the new one after a re-dispatch"
+)
+class AssigneeCases(CaseCounts):
+    assignee: str = strawberry.field(description="Department code of the assignee")
+
+
 @strawberry.type(description="Case metrics of a department, with breakdowns")
 class CaseMetrics(CaseCounts):
     by_channel: list[ChannelCases] = strawberry.field(description="The counts per channel")
     by_category: list[CategoryCases] = strawberry.field(description="The counts per category")
     by_kind: list[KindCases] = strawberry.field(description="The counts per kind")
+    by_assignee: list[AssigneeCases] = strawberry.field(
+        description="The counts per assignee: streets and functional departments"
+    )
 
 
 @strawberry.type(description="An output recorded (OutputRecorded), summed up to the date")
@@ -436,6 +447,9 @@ def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
             CategoryCases(category=r["value"], **case_fields(r)) for r in grouped["category"]
         ],
         by_kind=[KindCases(kind=r["value"], **case_fields(r)) for r in grouped["kind"]],
+        by_assignee=[
+            AssigneeCases(assignee=r["value"], **case_fields(r)) for r in grouped["assignee"]
+        ],
     )
 
 

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR_END = datetime(2018, 1, 1, tzinfo=TZ) - timedelta(minutes=1)
+ASSIGNEES = ["STREET-1", "STREET-2", "STREET-3", "WATER-BUREAU"]
 DATES = [
     date(2017, 1, 31),
     date(2017, 4, 15),
@@ -37,7 +38,8 @@ QUERY = f"""
 query($asOf: Date) {{
   departmentEvaluation(department: "D", fiscalYear: 2017, asOf: $asOf) {{
     budget {{ adjustedBudget arrived spent arrivalRate executionRate }}
-    cases {{ {COUNTS} advanceDisposals {RATES} byChannel {{ channel {COUNTS} {RATES} }} }}
+    cases {{ {COUNTS} advanceDisposals {RATES} byChannel {{ channel {COUNTS} {RATES} }}
+             byAssignee {{ assignee {COUNTS} {RATES} advanceDisposals }} }}
   }}
 }}
 """
@@ -61,14 +63,21 @@ def random_cases(rnd: random.Random, n: int) -> list[dict[str, Any]]:
             if rnd.random() < 0.7:
                 t = case["CaseFiled"] = t + timedelta(hours=rnd.randint(1, 30))
                 case["deadline"] = t + timedelta(days=rnd.randint(1, 10), hours=rnd.randint(0, 23))
-                for stage in ("CaseDispatched", "CaseDisposed"):
+                if rnd.random() < 0.9:
+                    t = case["CaseDispatched"] = t + timedelta(hours=rnd.randint(1, 100))
+                    case["dispatches"] = [(t, rnd.choice(ASSIGNEES))]
+                    while rnd.random() < 0.3 and t < YEAR_END - timedelta(days=30):  # 改派
+                        t += timedelta(hours=rnd.randint(1, 200))
+                        case["dispatches"].append((t, rnd.choice(ASSIGNEES)))
                     if rnd.random() < 0.9:
-                        t = case[stage] = t + timedelta(hours=rnd.randint(1, 100))
+                        t = case["CaseDisposed"] = t + timedelta(hours=rnd.randint(1, 100))
         if rnd.random() < 0.8:
             case["CaseClosed"] = t + timedelta(hours=rnd.randint(0, 300))
         for stage in ("CaseDispatched", "CaseDisposed", "CaseClosed"):
             if stage in case and case[stage] > YEAR_END:
                 case[stage] = YEAR_END
+        if "dispatches" in case:  # re-dispatches come early enough never to be clipped
+            case["dispatches"][0] = (case["CaseDispatched"], case["dispatches"][0][1])
         cases.append(case)
     return cases
 
@@ -98,12 +107,14 @@ def journal(cases: list[dict[str, Any]], money: list[tuple[str, datetime, str]])
                   "kind": "event", "advance_disposal": case["advance"]}  # fmt: skip
         entries.append(entry("CaseReported", case["CaseReported"], report))
         for stage in ("CaseAccepted", "CaseFiled", "CaseDispatched", "CaseDisposed", "CaseClosed"):
-            if stage in case:
+            if stage == "CaseDispatched":  # in stage order: equal times keep it (sort is stable)
+                for at, assignee in case.get("dispatches", []):
+                    data = {"case_id": case["case_id"], "assignee": assignee}
+                    entries.append(entry("CaseDispatched", at, data))
+            elif stage in case:
                 data = {"case_id": case["case_id"]}
                 if stage == "CaseFiled":
                     data["deadline_at"] = case["deadline"].isoformat()
-                if stage == "CaseDispatched":
-                    data["assignee"] = "STREET-1"
                 entries.append(entry(stage, case[stage], data))
     entries.sort(key=lambda e: e["event"]["occurred_at"])
     for position, e in enumerate(entries, start=1):
@@ -190,6 +201,17 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
         for channel in got["byChannel"]:
             mine = [c for c in cases if c["channel"] == channel["channel"]]
             assert {k: channel[k] for k in expected} == brute_force_cases(mine, day), day
+        cutoff = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
+        holding = {
+            c["case_id"]: [a for at, a in c.get("dispatches", []) if at < cutoff][-1:]
+            for c in cases
+        }  # each case's assignee as of the day (after any re-dispatch), if dispatched
+        shown = {a["assignee"]: a for a in got["byAssignee"]}
+        assert {a for held in holding.values() for a in held} <= set(shown)
+        for assignee, counts in shown.items():
+            mine = [c for c in cases if holding[c["case_id"]] == [assignee]]
+            assert {k: counts[k] for k in expected} == brute_force_cases(mine, day), assignee
+            assert counts["advanceDisposals"] == sum(c["advance"] for c in mine)
 
         cutoff = datetime.combine(day + timedelta(days=1), datetime.min.time(), TZ)
         arrived = sum(Decimal(a) for t, at, a in money if t == "FundsArrived" and at < cutoff)
