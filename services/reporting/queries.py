@@ -17,48 +17,77 @@ _LINE_SUMS = ", ".join(f"coalesce(sum(d.{m}), 0) AS {m}" for m in LINE_MEASURES)
 _CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS)
 
 
-async def department(conn: asyncpg.Connection, code: str) -> dict[str, Any] | None:
-    """The department's registration (all None if unregistered); None if nothing is known."""
-    row = await conn.fetchrow(
-        """
-        SELECT d.name, d.parent, d.headcount_authorised, d.headcount_actual
-        FROM (SELECT $1::text AS code) k LEFT JOIN performance.departments d USING (code)
-        WHERE d.code IS NOT NULL
-           OR EXISTS (SELECT 1 FROM performance.lines WHERE department = $1)
-           OR EXISTS (SELECT 1 FROM performance.case_daily WHERE department = $1)
-        """,
-        code,
-    )
-    return dict(row) if row else None
+# A batch of evaluations, one row per (evaluation, department) pair: an evaluation of a
+# department with its subunits covers several departments. Rows carry the evaluation's
+# position k.i (0-based) so that one query answers every evaluation of the batch.
+_EVALUATIONS = """k (i, department, fiscal_year, day) AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::date[]))"""
+
+Evaluation = tuple[list[str], int, date]  # (departments, fiscal year, as-of day)
 
 
-async def subunits(conn: asyncpg.Connection, code: str) -> list[str]:
-    """Every registered unit under a department (its children, their children, ...)."""
+def _evaluation_args(evaluations: list[Evaluation]) -> list[list[Any]]:
+    pairs = [(i, code, year, day) for i, (codes, year, day) in enumerate(evaluations)
+             for code in codes]  # fmt: skip
+    return [list(column) for column in zip(*pairs, strict=True)] if pairs else [[], [], [], []]
+
+
+def _per_evaluation(rows: list[asyncpg.Record], n: int) -> list[list[asyncpg.Record]]:
+    found: list[list[asyncpg.Record]] = [[] for _ in range(n)]
+    for row in rows:
+        found[row["i"]].append(row)
+    return found
+
+
+async def departments_known(
+    conn: asyncpg.Connection, codes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The registration (all None if unregistered) of each department anything is known of."""
     rows = await conn.fetch(
         """
-        WITH RECURSIVE tree AS (
-            SELECT code FROM performance.departments WHERE parent = $1
-            UNION SELECT d.code FROM performance.departments d JOIN tree t ON d.parent = t.code)
-        SELECT code FROM tree ORDER BY code
+        SELECT k.code, d.name, d.parent, d.headcount_authorised, d.headcount_actual
+        FROM unnest($1::text[]) AS k(code) LEFT JOIN performance.departments d USING (code)
+        WHERE d.code IS NOT NULL
+           OR EXISTS (SELECT 1 FROM performance.lines l WHERE l.department = k.code)
+           OR EXISTS (SELECT 1 FROM performance.case_daily c WHERE c.department = k.code)
         """,
-        code,
+        codes,
     )
-    return [row["code"] for row in rows]
+    return {row["code"]: dict(row) for row in rows}
 
 
-async def has_year(conn: asyncpg.Connection, codes: list[str], fiscal_year: int) -> bool:
-    return bool(
-        await conn.fetchval(
-            """
-            SELECT EXISTS (SELECT 1 FROM performance.lines
-                           WHERE department = ANY($1::text[]) AND fiscal_year = $2)
-                OR EXISTS (SELECT 1 FROM performance.case_daily
-                           WHERE department = ANY($1::text[]) AND fiscal_year = $2)
-            """,
-            codes,
-            fiscal_year,
-        )
+async def subunits(conn: asyncpg.Connection, roots: list[str]) -> dict[str, list[str]]:
+    """Every registered unit under each department (its children, their children, ...)."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE tree (root, code) AS (
+            SELECT parent, code FROM performance.departments WHERE parent = ANY($1::text[])
+            UNION SELECT t.root, d.code FROM performance.departments d
+                  JOIN tree t ON d.parent = t.code)
+        SELECT root, code FROM tree ORDER BY root, code
+        """,
+        roots,
     )
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["root"], []).append(row["code"])
+    return found
+
+
+async def with_data(conn: asyncpg.Connection, evaluations: list[Evaluation]) -> set[int]:
+    """Positions of the evaluations whose departments have lines or cases in the year."""
+    rows = await conn.fetch(
+        f"""
+        WITH {_EVALUATIONS}
+        SELECT DISTINCT k.i FROM k
+        WHERE EXISTS (SELECT 1 FROM performance.lines l
+                      WHERE l.department = k.department AND l.fiscal_year = k.fiscal_year)
+           OR EXISTS (SELECT 1 FROM performance.case_daily c
+                      WHERE c.department = k.department AND c.fiscal_year = k.fiscal_year)
+        """,
+        *_evaluation_args(evaluations),
+    )
+    return {row["i"] for row in rows}
 
 
 async def line_ids(conn: asyncpg.Connection, codes: list[str], fiscal_year: int) -> list[str]:
@@ -147,101 +176,107 @@ async def lines_outputs(
     return found
 
 
-async def department_budget(
-    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
-) -> dict[str, Any]:
+async def department_budgets(
+    conn: asyncpg.Connection, evaluations: list[Evaluation]
+) -> list[dict[str, Any]]:
+    args = _evaluation_args(evaluations)
     by_category = await conn.fetch(
         f"""
-        SELECT l.category AS key, {_LINE_SUMS},
+        WITH {_EVALUATIONS}
+        SELECT k.i, l.category AS key, {_LINE_SUMS},
                coalesce(sum(d.adjusted_budget) FILTER (WHERE l.sangong IS NOT NULL), 0)
                    AS sangong_budget,
                coalesce(sum(d.spent) FILTER (WHERE l.sangong IS NOT NULL), 0) AS sangong_spent
-        FROM performance.lines l JOIN performance.line_daily d USING (line_id)
-        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3
-        GROUP BY l.category ORDER BY l.category
+        FROM k JOIN performance.lines l
+            ON l.department = k.department AND l.fiscal_year = k.fiscal_year
+        JOIN performance.line_daily d ON d.line_id = l.line_id AND d.day <= k.day
+        GROUP BY k.i, l.category ORDER BY k.i, l.category
         """,
-        codes,
-        fiscal_year,
-        as_of,
+        *args,
     )
     spending = await conn.fetch(
         f"""
-        SELECT {_SPENDING_SPLIT}
-        FROM performance.lines l JOIN performance.line_spending_daily s USING (line_id)
-        WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND s.day <= $3
-        {_SPENDING_GROUPS}
+        WITH {_EVALUATIONS}
+        SELECT k.i, {_SPENDING_SPLIT}
+        FROM k JOIN performance.lines l
+            ON l.department = k.department AND l.fiscal_year = k.fiscal_year
+        JOIN performance.line_spending_daily s ON s.line_id = l.line_id AND s.day <= k.day
+        GROUP BY GROUPING SETS ((k.i, s.economic_class), (k.i, s.spending_department))
+        ORDER BY 1, 2, 3
         """,
-        codes,
-        fiscal_year,
-        as_of,
+        *args,
     )
+    budgets = []
+    n = len(evaluations)
+    for categories, spent in zip(
+        _per_evaluation(by_category, n), _per_evaluation(spending, n), strict=True
+    ):
 
-    def total(column: str) -> Decimal:
-        return sum((row[column] for row in by_category), Decimal(0))
+        def total(column: str, rows: list[asyncpg.Record] = categories) -> Decimal:
+            return sum((row[column] for row in rows), Decimal(0))
 
-    return {
-        "sums": {m: total(m) for m in LINE_MEASURES},
-        "sangong": (total("sangong_budget"), total("sangong_spent")),
-        "by_category": [(row["key"], row["spent"]) for row in by_category],
-        **_split_spending(spending),
-    }
+        budgets.append(
+            {
+                "sums": {m: total(m) for m in LINE_MEASURES},
+                "sangong": (total("sangong_budget"), total("sangong_spent")),
+                "by_category": [(row["key"], row["spent"]) for row in categories],
+                **_split_spending(spent),
+            }
+        )
+    return budgets
 
 
 async def department_cases(
-    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
-) -> dict[str, list[dict[str, Any]]]:
-    """Case counts per dimension ('channel', 'category', 'kind', 'assignee') and value."""
+    conn: asyncpg.Connection, evaluations: list[Evaluation]
+) -> list[dict[str, list[dict[str, Any]]]]:
+    """Per evaluation: case counts per dimension (channel, category, kind, assignee) and value."""
+    args = _evaluation_args(evaluations)
     rows = await conn.fetch(
         f"""
-        SELECT dimension, value, {_CASE_SUMS} FROM performance.case_daily
-        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND day <= $3
-        GROUP BY dimension, value ORDER BY dimension, value
+        WITH {_EVALUATIONS}
+        SELECT k.i, c.dimension, c.value, {_CASE_SUMS}
+        FROM k JOIN performance.case_daily c ON c.department = k.department
+            AND c.fiscal_year = k.fiscal_year AND c.day <= k.day
+        GROUP BY k.i, c.dimension, c.value ORDER BY k.i, c.dimension, c.value
         """,
-        codes,
-        fiscal_year,
-        as_of,
+        *args,
     )
     deadlines = await conn.fetch(
-        """
-        SELECT dimension, value,
-               coalesce(sum(cases) FILTER (WHERE deadline_day <= $3), 0)::int AS due_by_deadline,
-               coalesce(sum(cases) FILTER (WHERE closed_day <= $3 AND deadline_day > $3), 0)::int
+        f"""
+        WITH {_EVALUATIONS}
+        SELECT k.i, c.dimension, c.value,
+               coalesce(sum(c.cases) FILTER (WHERE c.deadline_day <= k.day), 0)::int
+                   AS due_by_deadline,
+               coalesce(sum(c.cases) FILTER (WHERE c.closed_day <= k.day
+                                              AND c.deadline_day > k.day), 0)::int
                    AS closed_before_deadline,
-               coalesce(sum(cases) FILTER (WHERE deadline_day <= $3 AND closed_day > $3), 0)::int
-                   AS overdue
-        FROM performance.case_deadlines
-        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND since_day <= $3
-        GROUP BY dimension, value
+               coalesce(sum(c.cases) FILTER (WHERE c.deadline_day <= k.day
+                                              AND c.closed_day > k.day), 0)::int AS overdue
+        FROM k JOIN performance.case_deadlines c ON c.department = k.department
+            AND c.fiscal_year = k.fiscal_year AND c.since_day <= k.day
+        GROUP BY k.i, c.dimension, c.value
         """,
-        codes,
-        fiscal_year,
-        as_of,
+        *args,
     )
-    by_value = {(r["dimension"], r["value"]): r for r in deadlines}
-    grouped: dict[str, list[dict[str, Any]]] = {
-        "channel": [],
-        "category": [],
-        "kind": [],
-        "assignee": [],
-    }
+    by_value = {(r["i"], r["dimension"], r["value"]): r for r in deadlines}
+    found: list[dict[str, list[dict[str, Any]]]] = [
+        {"channel": [], "category": [], "kind": [], "assignee": []} for _ in evaluations
+    ]
     for row in rows:
         counts = dict(row)
-        deadline = by_value.get((row["dimension"], row["value"]))
+        deadline = by_value.get((row["i"], row["dimension"], row["value"]))
         # due: filed cases whose deadline is on or before T, plus those closed by T whose
         # deadline is later (CONTRACT.md section 4)
         counts["due"] = counts["overdue"] = 0
         if deadline:
             counts["due"] = deadline["due_by_deadline"] + deadline["closed_before_deadline"]
             counts["overdue"] = deadline["overdue"]
-        grouped[row["dimension"]].append(counts)
-    return grouped
+        found[row["i"]][row["dimension"]].append(counts)
+    return found
 
 
 # spending by economic class and by spending department, in one query (grouping sets)
 _SPENDING_SPLIT = "s.economic_class, s.spending_department, sum(s.spent) AS spent"
-_SPENDING_GROUPS = (
-    "GROUP BY GROUPING SETS ((s.economic_class), (s.spending_department)) ORDER BY 1, 2"
-)
 
 
 def _split_spending(rows: list[asyncpg.Record]) -> dict[str, list[tuple[str, Decimal]]]:
@@ -279,34 +314,42 @@ async def departments(conn: asyncpg.Connection, fiscal_year: int | None) -> list
     return [dict(row) for row in rows]
 
 
-async def targets(conn: asyncpg.Connection, code: str, fiscal_year: int) -> list[dict[str, Any]]:
-    """The department's own targets (those of its lines belong to the lines)."""
+async def department_targets(
+    conn: asyncpg.Connection, departments: list[tuple[str, int]]
+) -> list[list[dict[str, Any]]]:
+    """Per (department, fiscal year): its own targets (those of its lines belong to them)."""
     rows = await conn.fetch(
         """
-        SELECT * FROM performance.targets
-        WHERE department = $1 AND fiscal_year = $2 AND line_id IS NULL ORDER BY target_id
+        SELECT k.i, t.* FROM unnest($1::text[], $2::int[]) WITH ORDINALITY
+            AS k(department, fiscal_year, i)
+        JOIN performance.targets t ON t.department = k.department
+            AND t.fiscal_year = k.fiscal_year AND t.line_id IS NULL
+        ORDER BY k.i, t.target_id
         """,
-        code,
-        fiscal_year,
+        [d for d, _ in departments],
+        [y for _, y in departments],
     )
-    return [dict(row) for row in rows]
+    found: list[list[dict[str, Any]]] = [[] for _ in departments]
+    for row in rows:
+        found[row["i"] - 1].append({k: v for k, v in row.items() if k != "i"})
+    return found
 
 
-async def outputs(
-    conn: asyncpg.Connection, codes: list[str], fiscal_year: int, as_of: date
-) -> list[dict[str, Any]]:
-    """Every output the departments recorded up to a day (on their lines or not)."""
+async def department_outputs(
+    conn: asyncpg.Connection, evaluations: list[Evaluation]
+) -> list[list[dict[str, Any]]]:
+    """Per evaluation: every output its departments recorded up to the day."""
     rows = await conn.fetch(
-        """
-        SELECT indicator, unit, sum(quantity) AS quantity FROM performance.outputs_daily
-        WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND day <= $3
-        GROUP BY indicator, unit ORDER BY indicator, unit
+        f"""
+        WITH {_EVALUATIONS}
+        SELECT k.i, o.indicator, o.unit, sum(o.quantity) AS quantity
+        FROM k JOIN performance.outputs_daily o ON o.department = k.department
+            AND o.fiscal_year = k.fiscal_year AND o.day <= k.day
+        GROUP BY k.i, o.indicator, o.unit ORDER BY k.i, o.indicator, o.unit
         """,
-        codes,
-        fiscal_year,
-        as_of,
+        *_evaluation_args(evaluations),
     )
-    return [dict(row) for row in rows]
+    return [[dict(r) for r in group] for group in _per_evaluation(rows, len(evaluations))]
 
 
 async def monthly(

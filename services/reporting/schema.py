@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import asyncpg
 import strawberry
@@ -20,23 +21,40 @@ from schemas.money import format_money, rate
 from services.reporting import queries, scoring
 from services.reporting.queries import END_OF_TIME
 
+K = TypeVar("K")
+T = TypeVar("T")
 LineKey = tuple[str, date | None]  # (line_id, asOf)
+
+
+class DepartmentKey(NamedTuple):
+    department: str
+    fiscal_year: int
+    as_of: date | None
+    include_subunits: bool
 
 
 @dataclass
 class Context:
-    """Per request: the pool, and a DataLoader that evaluates all the lines a query asks for
-    (however many, through aliases or a department's lines) in one batch of queries."""
+    """Per request: the pool, and DataLoaders that evaluate all the departments and all the
+    lines a query asks for (however many: aliases, a department's lines) in one batch each,
+    with a fixed number of SQL queries per batch."""
 
     pool: asyncpg.Pool
+    departments: DataLoader[DepartmentKey, DepartmentEvaluation] = field(init=False)
     lines: DataLoader[LineKey, LineEvaluation] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lines = DataLoader(self._evaluate_lines)
+        self.departments = DataLoader(self._batch(evaluate_departments))
+        self.lines = DataLoader(self._batch(evaluate_lines))
 
-    async def _evaluate_lines(self, keys: list[LineKey]) -> list[LineEvaluation | BaseException]:
-        async with self.pool.acquire() as conn:
-            return await evaluate_lines(conn, keys)
+    def _batch(
+        self, evaluate: Callable[[asyncpg.Connection, list[K]], Awaitable[list[T]]]
+    ) -> Callable[[list[K]], Awaitable[list[T]]]:
+        async def load(keys: list[K]) -> list[T]:
+            async with self.pool.acquire() as conn:
+                return await evaluate(conn, keys)
+
+        return load
 
 
 def plain(value: Decimal) -> str:
@@ -477,54 +495,8 @@ class Query:
             ),
         ] = False,
     ) -> DepartmentEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
-        day = _as_of(as_of, fiscal_year)
-        async with info.context.pool.acquire() as conn:
-            dep = await queries.department(conn, department)
-            if dep is None:
-                raise ValueError(f"unknown department {department!r}")
-            subunits = await queries.subunits(conn, department) if include_subunits else []
-            codes = [department, *subunits]
-            if not await queries.has_year(conn, codes, fiscal_year):
-                raise ValueError(
-                    f"department {department!r} has no data for fiscal year {fiscal_year}"
-                )
-            budget = await queries.department_budget(conn, codes, fiscal_year, day)
-            cases = await queries.department_cases(conn, codes, fiscal_year, day)
-            targets = await queries.targets(conn, department, fiscal_year)
-            outputs = await queries.outputs(conn, codes, fiscal_year, day)
-        sums = budget["sums"]
-        budget_metrics = BudgetMetrics(
-            **budget_fields(
-                sums,
-                budget["sangong"],
-                budget["by_category"],
-                budget["by_economic_class"],
-                budget["by_spending_department"],
-            )
-        )
-        procurement = ProcurementMetrics(
-            planned=format_money(sums["procurement_planned"]),
-            contracted=format_money(sums["contracted"]),
-            procurement_execution_rate=_rate(sums["contracted"], sums["procurement_planned"]),
-        )
-        case_metrics = _case_metrics(cases)
-        metrics = metric_values(budget_metrics, procurement, case_metrics)
-        return DepartmentEvaluation(
-            department=department,
-            name=dep["name"],
-            fiscal_year=fiscal_year,
-            subunits=subunits,
-            as_of=as_of,
-            headcount_authorised=dep["headcount_authorised"],
-            headcount_actual=dep["headcount_actual"],
-            budget=budget_metrics,
-            procurement=procurement,
-            cases=case_metrics,
-            outputs=output_list(outputs),
-            **scored(targets, metrics, outputs),
-            codes=codes,
-            day=day,
-        )
+        key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
+        return await info.context.departments.load(key)
 
     @strawberry.field(description="Departments with data (in a fiscal year, when given)")
     async def departments(
@@ -546,6 +518,92 @@ class Query:
         as_of: Annotated[date | None, AS_OF] = None,
     ) -> LineEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
         return await info.context.lines.load((line_id, as_of))
+
+
+async def evaluate_departments(
+    conn: asyncpg.Connection, keys: list[DepartmentKey]
+) -> list[DepartmentEvaluation | BaseException]:
+    """Evaluate departments as of dates in a fixed number of queries (a DataLoader batch)."""
+    known = await queries.departments_known(conn, [k.department for k in keys])
+    subunits = await queries.subunits(conn, [k.department for k in keys if k.include_subunits])
+    errors: dict[int, BaseException] = {}
+    asked: dict[int, queries.Evaluation] = {}
+    for index, key in enumerate(keys):
+        try:
+            day = _as_of(key.as_of, key.fiscal_year)
+            if key.department not in known:
+                raise ValueError(f"unknown department {key.department!r}")
+        except ValueError as error:
+            errors[index] = error
+            continue
+        units = subunits.get(key.department, []) if key.include_subunits else []
+        asked[index] = ([key.department, *units], key.fiscal_year, day)
+    evaluations = list(asked.values())
+    with_data = await queries.with_data(conn, evaluations)
+    for position, index in enumerate(list(asked)):
+        if position not in with_data:
+            key = keys[index]
+            errors[index] = ValueError(
+                f"department {key.department!r} has no data for fiscal year {key.fiscal_year}"
+            )
+            del asked[index]
+    evaluations = list(asked.values())
+    budgets = await queries.department_budgets(conn, evaluations)
+    cases = await queries.department_cases(conn, evaluations)
+    outputs = await queries.department_outputs(conn, evaluations)
+    targets = await queries.department_targets(
+        conn, [(keys[i].department, keys[i].fiscal_year) for i in asked]
+    )
+    evaluated = {
+        index: _department_evaluation(keys[index], known[keys[index].department], *found)
+        for index, *found in zip(asked, evaluations, budgets, cases, outputs, targets, strict=True)
+    }
+    return [errors[i] if i in errors else evaluated[i] for i in range(len(keys))]
+
+
+def _department_evaluation(
+    key: DepartmentKey,
+    registered: dict[str, Any],
+    evaluation: queries.Evaluation,
+    budget: dict[str, Any],
+    cases: dict[str, list[dict[str, Any]]],
+    outputs: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+) -> DepartmentEvaluation:
+    codes, _, day = evaluation
+    sums = budget["sums"]
+    budget_metrics = BudgetMetrics(
+        **budget_fields(
+            sums,
+            budget["sangong"],
+            budget["by_category"],
+            budget["by_economic_class"],
+            budget["by_spending_department"],
+        )
+    )
+    procurement = ProcurementMetrics(
+        planned=format_money(sums["procurement_planned"]),
+        contracted=format_money(sums["contracted"]),
+        procurement_execution_rate=_rate(sums["contracted"], sums["procurement_planned"]),
+    )
+    case_metrics = _case_metrics(cases)
+    metrics = metric_values(budget_metrics, procurement, case_metrics)
+    return DepartmentEvaluation(
+        department=key.department,
+        name=registered["name"],
+        fiscal_year=key.fiscal_year,
+        subunits=codes[1:],
+        as_of=key.as_of,
+        headcount_authorised=registered["headcount_authorised"],
+        headcount_actual=registered["headcount_actual"],
+        budget=budget_metrics,
+        procurement=procurement,
+        cases=case_metrics,
+        outputs=output_list(outputs),
+        **scored(targets, metrics, outputs),
+        codes=codes,
+        day=day,
+    )
 
 
 async def evaluate_lines(

@@ -285,7 +285,7 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
     ]
 
 
-async def test_many_lines_cost_the_same_queries_as_one(database: str) -> None:
+async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> None:
     executed: list[str] = []
 
     async def init(conn: asyncpg.Connection) -> None:
@@ -297,20 +297,37 @@ async def test_many_lines_cost_the_same_queries_as_one(database: str) -> None:
     try:
         await migrate(pool, Path(store.__file__).with_name("schema.sql"))
         await apply_units(pool)
-        counts = []
-        for line_ids in (["L-A"], ["L-A", "L-B1", "L-BUREAU", "L-O", "NOPE"]):
-            aliases = " ".join(
-                f'l{i}: lineEvaluation(lineId: "{line_id}") {{ adjustedBudget score }}'
-                for i, line_id in enumerate(line_ids)
-            )
+
+        async def run(fields: list[str]) -> tuple[int, Any]:
             executed.clear()
-            result = await schema.execute(f"{{ {aliases} }}", context_value=Context(pool))
-            counts.append(len(executed))
-            data = result.data or {}
-            assert data["l0"] == {"adjustedBudget": "200.00", "score": None}
+            query = "{ " + " ".join(f"e{i}: {f}" for i, f in enumerate(fields)) + " }"
+            result = await schema.execute(query, context_value=Context(pool))
+            return len(executed), result
+
+        line = 'lineEvaluation(lineId: "{}") {{ adjustedBudget score }}'
+        await run([line.format("L-A")])  # asyncpg looks up the array types once
+        one, _ = await run([line.format("L-A")])
+        many, result = await run([line.format(x) for x in ("L-A", "L-B1", "L-O", "NOPE")])
         # lines, sums, spending, outputs, targets, and the pool's reset on release
-        assert counts[0] == counts[1] == 6
-        assert [e.message for e in result.errors or []] == ["unknown budget line 'NOPE'"]
-        assert data["l3"] == {"adjustedBudget": "4.00", "score": None}
+        assert one == many == 6
+        assert [e.message for e in result.errors] == ["unknown budget line 'NOPE'"]
+        assert result.data["e2"] == {"adjustedBudget": "4.00", "score": None}
+
+        department = (
+            'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
+            "{{ budget {{ adjustedBudget }} cases {{ accepted }} score }}"
+        )
+        await run([department.format("BUREAU", "true")])
+        one, _ = await run([department.format("BUREAU", "true")])
+        many, result = await run(
+            [department.format(code, sub) for code, sub in
+             (("BUREAU", "true"), ("BUREAU", "false"), ("UNIT-B", "true"), ("OTHER", "false"),
+              ("NOPE", "false"))]
+        )  # fmt: skip
+        # known, subunits, data, budget (2), cases (2), outputs, targets, the reset
+        assert one == many == 10
+        assert [e.message for e in result.errors] == ["unknown department 'NOPE'"]
+        budgets = [result.data[f"e{i}"]["budget"]["adjustedBudget"] for i in range(4)]
+        assert budgets == ["1230.00", "1000.00", "30.00", "4.00"]
     finally:
         await pool.close()
