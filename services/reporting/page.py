@@ -33,7 +33,8 @@ query($department: String!, $fiscalYear: Int!, $asOf: Date) {{
     budget {{ {BUDGET} byCategory {{ category spent share }}
               byEconomicClass {{ economicClass spent share }} }}
     procurement {{ planned contracted procurementExecutionRate }}
-    cases {{ {CASES} byChannel {{ channel {CASES} }} byKind {{ kind {CASES} }} }}
+    cases {{ {CASES} byChannel {{ channel {CASES} }} byKind {{ kind {CASES} }}
+             byAssignee {{ assignee {CASES} }} }}
     {SCORED}
     monthly {{ month arrivedInMonth spentInMonth acceptedInMonth closedInMonth arrived spent
                arrivalRate executionRate accepted closed closureRate }}
