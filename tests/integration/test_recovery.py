@@ -122,7 +122,7 @@ async def test_the_journal_is_published_again_after_the_broker_lost_it(
 
     # the pipeline carries on: a new adjustment is projected once
     adjustment = {
-        **budget[-1],
+        **next(e for e in budget if e["data"].get("line_id") == demo.ZHGD_LINE),
         "event_id": "late-adjustment",
         "event_type": "BudgetAdjusted",
         "occurred_at": "2017-12-20T10:00:00+08:00",
