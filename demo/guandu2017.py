@@ -254,9 +254,10 @@ def budget_events() -> Iterator[dict[str, Any]]:
                  indicator=indicator, quantity=quantity, unit=unit)  # fmt: skip
 
 
-def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
+def case_events(seed: int = YEAR, copy: str = "") -> Iterator[dict[str, Any]]:
     """case.events of the grid centre's platform: CaseReported, CaseAccepted and CaseClosed
-    for each of the 452,034 accepted cases (the intermediate stages are not in the report)."""
+    for each of the 452,034 accepted cases (the intermediate stages are not in the report).
+    ``copy`` marks the ids of another year's worth of cases, for load tests (bench/)."""
     rng = random.Random(seed)
     source = "city-management-platform"
     channels = [c for c, n in CHANNEL_CASES.items() for _ in range(n)]
@@ -291,7 +292,7 @@ def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
     still_open = set(keyed[-(CASES_ACCEPTED - CASES_CLOSED) :])
 
     for i, reported_at in enumerate(times):
-        case_id = f"GD{YEAR}{i + 1:06d}"
+        case_id = f"GD{YEAR}{copy}{i + 1:06d}"
         kind, category = advance.get(i) or rng.choice(CATEGORIES)
         report: dict[str, Any] = {
             "case_id": case_id,
@@ -302,7 +303,7 @@ def case_events(seed: int = YEAR) -> Iterator[dict[str, Any]]:
         }  # 89 grids
         if i in advance:
             report["advance_disposal"] = True
-        eid = f"gd{YEAR}-case-{i + 1:06d}"
+        eid = f"gd{YEAR}{copy}-case-{i + 1:06d}"
         yield _envelope(f"{eid}-reported", "CaseReported", reported_at, GRID, source, report)
         accepted_at = reported_at + timedelta(minutes=rng.randint(2, 45))
         yield _envelope(

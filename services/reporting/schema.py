@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, NamedTuple, TypeVar
+from typing import Annotated, Any, NamedTuple
 
 import asyncpg
 import strawberry
@@ -21,8 +22,6 @@ from schemas.money import format_money, rate
 from services.reporting import queries, scoring
 from services.reporting.queries import END_OF_TIME
 
-K = TypeVar("K")
-T = TypeVar("T")
 LineKey = tuple[str, date | None]  # (line_id, asOf)
 
 
@@ -44,17 +43,14 @@ class Context:
     lines: DataLoader[LineKey, LineEvaluation] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.departments = DataLoader(self._batch(evaluate_departments))
-        self.lines = DataLoader(self._batch(evaluate_lines))
+        self.departments = DataLoader(functools.partial(self._on_connection, evaluate_departments))
+        self.lines = DataLoader(functools.partial(self._on_connection, evaluate_lines))
 
-    def _batch(
-        self, evaluate: Callable[[asyncpg.Connection, list[K]], Awaitable[list[T]]]
-    ) -> Callable[[list[K]], Awaitable[list[T]]]:
-        async def load(keys: list[K]) -> list[T]:
-            async with self.pool.acquire() as conn:
-                return await evaluate(conn, keys)
-
-        return load
+    async def _on_connection(
+        self, evaluate: Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]], keys: Any
+    ) -> list[Any]:
+        async with self.pool.acquire() as conn:
+            return await evaluate(conn, keys)
 
 
 def plain(value: Decimal) -> str:
@@ -548,6 +544,8 @@ async def evaluate_departments(
             )
             del asked[index]
     evaluations = list(asked.values())
+    if not evaluations:
+        return [errors[i] for i in range(len(keys))]
     budgets = await queries.department_budgets(conn, evaluations)
     cases = await queries.department_cases(conn, evaluations)
     outputs = await queries.department_outputs(conn, evaluations)
@@ -621,6 +619,8 @@ async def evaluate_lines(
         except ValueError as error:
             errors[index] = error
     pairs = list(asked.values())
+    if not pairs:
+        return [errors[i] for i in range(len(keys))]
     budgets = await queries.lines_budget(conn, pairs)
     outputs = await queries.lines_outputs(conn, pairs)
     targets = await queries.lines_targets(conn, [line_id for line_id, _ in pairs])
