@@ -1,12 +1,32 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from services.common.db import create_pool, migrate
+from services.ledger import ingest
+from services.performance import store
 from tests.conftest import KafkaTarget
 from tests.helpers import Stack
+
+LEDGER_SCHEMA = Path(ingest.__file__).with_name("schema.sql")
+PERFORMANCE_SCHEMA = Path(store.__file__).with_name("schema.sql")
+
+
+@contextlib.asynccontextmanager
+async def migrated_pool(dsn: str, *schemas: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a database with these services' tables, as the services create them."""
+    pool = await create_pool(dsn)
+    try:
+        for schema in schemas:
+            await migrate(pool, schema)
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture

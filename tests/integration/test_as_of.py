@@ -7,7 +7,6 @@ import random
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +15,10 @@ import pytest
 
 from schemas.money import format_money, rate
 from services.common.db import _init_connection as db_init
-from services.common.db import create_pool, migrate
+from services.common.db import migrate
 from services.performance import store
 from services.reporting.schema import Context, schema
+from tests.integration.conftest import PERFORMANCE_SCHEMA, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -168,10 +168,8 @@ def brute_force_cases(cases: list[dict[str, Any]], day: date) -> dict[str, Any]:
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database)
-    await migrate(pool, Path(store.__file__).with_name("schema.sql"))
-    yield pool
-    await pool.close()
+    async with migrated_pool(database, PERFORMANCE_SCHEMA) as pool:
+        yield pool
 
 
 async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) -> None:
@@ -295,7 +293,7 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
     pool = await asyncpg.create_pool(database, init=init)
     assert pool is not None
     try:
-        await migrate(pool, Path(store.__file__).with_name("schema.sql"))
+        await migrate(pool, PERFORMANCE_SCHEMA)
         await apply_units(pool)
 
         def evaluation_queries() -> int:  # not asyncpg's type lookups nor the pool's resets

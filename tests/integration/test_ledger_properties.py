@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.common.db import create_pool, migrate
-from services.ledger import ingest
 from services.ledger.ingest import InboundRecord, ingest_batch
 from services.ledger.relay import JOURNAL_ROWS
 from services.performance import store as performance
+from tests.conftest import create_database
+from tests.integration.conftest import LEDGER_SCHEMA, PERFORMANCE_SCHEMA, migrated_pool
 from tests.unit.test_ledger_rules import TOPICS
 
 pytestmark = pytest.mark.integration
@@ -83,13 +82,9 @@ def records(ops: list[tuple[Any, ...]], departments: list[str]) -> list[InboundR
 
 @pytest.fixture(scope="module")
 async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    from tests.conftest import create_database
-
-    pool = await create_pool(await create_database(pg_dsn))
-    await migrate(pool, Path(ingest.__file__).with_name("schema.sql"))
-    await migrate(pool, Path(performance.__file__).with_name("schema.sql"))
-    yield pool
-    await pool.close()
+    schemas = (LEDGER_SCHEMA, PERFORMANCE_SCHEMA)
+    async with migrated_pool(await create_database(pg_dsn), *schemas) as pool:
+        yield pool
 
 
 async def snapshot(pool: asyncpg.Pool) -> dict[str, list[Any]]:

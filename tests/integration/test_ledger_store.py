@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from services.common.db import create_pool, migrate
-from services.ledger import ingest
 from services.ledger.ingest import InboundRecord, ingest_batch
+from tests.integration.conftest import LEDGER_SCHEMA, migrated_pool
 from tests.unit.test_ledger_rules import TOPICS, authorise, record
 
 pytestmark = pytest.mark.integration
@@ -23,10 +21,8 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database)
-    await migrate(pool, Path(ingest.__file__).with_name("schema.sql"))
-    yield pool
-    await pool.close()
+    async with migrated_pool(database, LEDGER_SCHEMA) as pool:
+        yield pool
 
 
 async def accepted_ids(pool: asyncpg.Pool) -> list[str]:
