@@ -7,7 +7,7 @@ the AsyncAPI document of the ledger service describes them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
@@ -134,6 +134,42 @@ class OutputRecordedData(_Strict):
     line_id: Identifier | None = None
 
 
+# The case rates an assessment scheme may score (CONTRACT.md section 4): each is a fraction
+# of 1, and an assignee's points on it are weight × min(rate, 1).
+AssessmentMetric = Literal["on_time_rate", "closure_rate_due", "closure_rate", "disposal_rate"]
+ASSESSMENT_METRICS: tuple[str, ...] = get_args(AssessmentMetric)
+
+
+class AssessmentIndicator(_Strict):
+    metric: AssessmentMetric = Field(
+        description="The assignee's case rate scored (CONTRACT.md section 4): on_time_rate "
+        "按期结案率, closure_rate_due 结案率 (of the cases due), closure_rate, disposal_rate"
+    )
+    name: ShortText | None = Field(None, description="As the bulletin names it, e.g. 按期结案率")
+    weight: Weight = Field(description="Points out of 100; the weights of a scheme sum to 100")
+
+
+class AssessmentSchemeSetData(_Strict):
+    effective_month: int = Field(
+        ge=1, le=12, description="First month of the fiscal year the scheme scores (1-12)"
+    )
+    indicators: list[AssessmentIndicator] = Field(min_length=1, max_length=10)
+    document: Text | None = Field(None, description="The assessment rules it follows (考核办法)")
+
+    @model_validator(mode="after")
+    def _weights_make_100(self) -> AssessmentSchemeSetData:
+        metrics = [i.metric for i in self.indicators]
+        if len(set(metrics)) != len(metrics):
+            raise PydanticCustomError(
+                "duplicate_indicator", "indicators: each metric may appear once"
+            )
+        if sum(i.weight for i in self.indicators) != 100:
+            raise PydanticCustomError(
+                "weights_not_100", "indicators: the weights must sum to 100 (a 100-point scale)"
+            )
+        return self
+
+
 class ProcurementPlannedData(_Strict):
     procurement_id: Identifier
     line_id: Identifier
@@ -252,6 +288,14 @@ class OutputRecorded(Envelope):
     data: OutputRecordedData
 
 
+class AssessmentSchemeSet(Envelope):
+    """How the platform-owning department scores its assignees (streets, functional
+    departments) in the monthly assessment (月考核), from a month of the fiscal year on."""
+
+    event_type: Literal["AssessmentSchemeSet"]
+    data: AssessmentSchemeSetData
+
+
 class ProcurementPlanned(Envelope):
     """A planned procurement."""
 
@@ -320,7 +364,7 @@ BUDGET_EVENTS: tuple[type[Envelope], ...] = (
     OutputRecorded,
 )
 PROCUREMENT_EVENTS: tuple[type[Envelope], ...] = (ProcurementPlanned, ContractAwarded)
-CASE_EVENTS: tuple[type[Envelope], ...] = (
+CASE_STAGE_EVENTS: tuple[type[Envelope], ...] = (
     CaseReported,
     CaseAccepted,
     CaseFiled,
@@ -328,8 +372,9 @@ CASE_EVENTS: tuple[type[Envelope], ...] = (
     CaseDisposed,
     CaseClosed,
 )
+CASE_EVENTS = (*CASE_STAGE_EVENTS, AssessmentSchemeSet)
 ALL_EVENTS = BUDGET_EVENTS + PROCUREMENT_EVENTS + CASE_EVENTS
-CASE_STAGES: tuple[str, ...] = tuple(m.__name__ for m in CASE_EVENTS)
+CASE_STAGES: tuple[str, ...] = tuple(m.__name__ for m in CASE_STAGE_EVENTS)
 
 """The inbound topic group each event type belongs to ('budget', 'procurement', 'case')."""
 TOPIC_GROUP: dict[str, str] = {
@@ -355,7 +400,8 @@ AnyEvent: TypeAlias = Annotated[  # type: ignore[valid-type]
     | CaseFiled
     | CaseDispatched
     | CaseDisposed
-    | CaseClosed,
+    | CaseClosed
+    | AssessmentSchemeSet,
     Field(discriminator="event_type"),
 ]
 event_adapter: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

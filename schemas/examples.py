@@ -77,6 +77,14 @@ DATA: dict[str, dict[str, Any]] = {
     "CaseDispatched": {"case_id": "C-2017-000123", "assignee": "GD-JD-GUANSHANG"},
     "CaseDisposed": {"case_id": "C-2017-000123"},
     "CaseClosed": {"case_id": "C-2017-000123"},
+    "AssessmentSchemeSet": {
+        "effective_month": 1,
+        "indicators": [
+            {"metric": "on_time_rate", "name": "按期结案率", "weight": 50},
+            {"metric": "closure_rate_due", "name": "结案率", "weight": 50},
+        ],
+        "document": "官渡区城市综合管理考核办法",
+    },
 }
 
 

@@ -55,6 +55,8 @@ _OWN_REASONS = {
     "amount_must_not_be_zero",
     "invalid_decimal",
     "procurement_exceeds_amount",
+    "duplicate_indicator",
+    "weights_not_100",
 }
 # pydantic's own error types with a reason code of their own; any other is "invalid_field"
 _PYDANTIC_REASONS = {

@@ -41,7 +41,13 @@ def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
                 waits_for=f"event:{data.reverses}",
             )
         return f"line:{reversed_line}"
-    if isinstance(event, ev.DepartmentRegistered | ev.PerformanceTargetSet | ev.OutputRecorded):
+    if isinstance(
+        event,
+        ev.DepartmentRegistered
+        | ev.PerformanceTargetSet
+        | ev.OutputRecorded
+        | ev.AssessmentSchemeSet,
+    ):
         return f"department:{event.department}"
     if hasattr(data, "procurement_id"):
         return f"procurement:{data.procurement_id}"
@@ -403,7 +409,7 @@ class Case(Aggregate):
 
 @dataclass
 class Department(Aggregate):
-    """Department-level facts: registration, targets, outputs."""
+    """Department-level facts: registration, targets, outputs, assessment schemes."""
 
     kind: ClassVar[str] = "department"
 
@@ -414,10 +420,26 @@ class Department(Aggregate):
     def state(self) -> dict[str, Any]:
         return {}
 
+    @staticmethod
+    def check_scheme(event: ev.AssessmentSchemeSet) -> None:
+        """A scheme scores its effective month on: it may not rescore months that had ended
+        when it was set (their bulletins were issued), in the event's own time zone."""
+        set_in = (event.occurred_at.year, event.occurred_at.month)
+        if (event.fiscal_year, event.data.effective_month) < set_in:
+            raise Rejected(
+                "scheme_effective_in_past",
+                f"data.effective_month: {event.fiscal_year}-{event.data.effective_month:02d} "
+                f"is before the month the scheme was set ({set_in[0]}-{set_in[1]:02d}); a "
+                "scheme may not rescore months already assessed",
+                "data.effective_month",
+            )
+
     def record(self, event: Envelope, refs: References) -> dict[str, Any]:
         line_id = referenced_line(event)
         if line_id is not None:
             refs.line_of(event, line_id)
+        if isinstance(event, ev.AssessmentSchemeSet):
+            self.check_scheme(event)
         self.version += 1
         return {}
 

@@ -32,7 +32,6 @@ CASE_COUNTS = (
     "closed",
     "advance_disposals",
     "closed_on_time",  # closed at or before its deadline_at
-    "closed_filed",  # closed, and filed before (numerator of closure_rate_due)
     "closed_accepted",  # closed, and accepted before (open = accepted - closed_accepted)
 )
 # a filed case not closed yet sits in case_deadlines under this closing day
@@ -95,8 +94,15 @@ class BatchProjection:
         default_factory=lambda: defaultdict(Decimal)
     )
 
+    # (department, journal position) -> an assessment scheme, kept whole: the scheme of a
+    # month is the last one recorded (as of a date) whose effective month has begun
+    schemes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
     def apply(self, entry: dict[str, Any]) -> None:
         event = entry["event"]
+        if event["event_type"] == "AssessmentSchemeSet":  # needs the journal position
+            self.on_AssessmentSchemeSet(event, entry["position"])
+            return
         handler = getattr(self, "on_" + event["event_type"])
         handler(event, entry.get("context") or {})
 
@@ -194,6 +200,21 @@ class BatchProjection:
         key = (event["department"], event["fiscal_year"], data["indicator"], data["unit"],
                data.get("line_id") or "", self.day_of(event))  # fmt: skip
         self.outputs_daily[key] += Decimal(data["quantity"])
+
+    def on_AssessmentSchemeSet(self, event: dict[str, Any], position: int) -> None:
+        data = event["data"]
+        self.schemes[(event["department"], position)] = {
+            "department": event["department"],
+            "position": position,
+            "fiscal_year": event["fiscal_year"],
+            "effective_month": data["effective_month"],
+            "set_day": self.day_of(event),
+            "indicators": [
+                {"metric": i["metric"], "name": i.get("name"), "weight": str(i["weight"])}
+                for i in data["indicators"]
+            ],
+            "document": data.get("document"),
+        }
 
     # --- cases ---------------------------------------------------------------------------------
 
@@ -293,7 +314,6 @@ class BatchProjection:
         if case["accepted_at"] is not None:
             self._count(event, case, "closed_accepted")
         if case["deadline_at"] is not None:  # filed: it was due, and is no longer open
-            self._count(event, case, "closed_filed")
             if case["closed_at"] <= case["deadline_at"]:
                 self._count(event, case, "closed_on_time")
             self._deadline(event, case, NOT_CLOSED, -1)

@@ -89,7 +89,6 @@ CREATE TABLE IF NOT EXISTS performance.case_daily (
     PRIMARY KEY (department, fiscal_year, dimension, value, day)
 );
 ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_on_time integer NOT NULL DEFAULT 0;
-ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_filed integer NOT NULL DEFAULT 0;
 ALTER TABLE performance.case_daily ADD COLUMN IF NOT EXISTS closed_accepted integer NOT NULL DEFAULT 0;
 
 -- Filed cases by deadline day and closing day (9999-12-31 while not closed), per dimension
@@ -135,4 +134,17 @@ CREATE TABLE IF NOT EXISTS performance.outputs_daily (
     day         date    NOT NULL,
     quantity    numeric NOT NULL,
     PRIMARY KEY (department, fiscal_year, indicator, unit, line_id, day)
+);
+
+-- Monthly assessment schemes (AssessmentSchemeSet) by journal position: the scheme scoring a
+-- month, as of a day, is the last recorded by then whose effective month has begun.
+CREATE TABLE IF NOT EXISTS performance.assessment_schemes (
+    department      text    NOT NULL,
+    position        bigint  NOT NULL,
+    fiscal_year     integer NOT NULL,
+    effective_month integer NOT NULL,
+    set_day         date    NOT NULL,
+    indicators      jsonb   NOT NULL,
+    document        text,
+    PRIMARY KEY (department, position)
 );

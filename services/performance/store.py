@@ -155,6 +155,12 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             """,
             [tuple(t.values()) for t in p.targets.values()],
         )
+    if p.schemes:
+        await conn.executemany(
+            """INSERT INTO performance.assessment_schemes VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT DO NOTHING""",
+            [tuple(scheme.values()) for scheme in p.schemes.values()],
+        )
     if p.outputs_daily:
         await conn.execute(
             """

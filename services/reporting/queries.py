@@ -15,7 +15,9 @@ END_OF_TIME = date(9999, 12, 31)
 
 _LINE_SUMS = ", ".join(f"coalesce(sum(d.{m}), 0) AS {m}" for m in LINE_MEASURES)
 _CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS)
-_CASE_TOTALS = ", ".join(f"sum({c}) AS {c}" for c in CASE_COUNTS)
+_CASE_PERIOD_TOTALS = ", ".join(
+    f"sum({c}) FILTER (WHERE day >= k.since) AS {c}" for c in CASE_COUNTS
+)
 
 
 # A batch of evaluations, one row per (evaluation, department) pair: an evaluation of a
@@ -227,19 +229,45 @@ async def department_budgets(
     return budgets
 
 
+# overdue cases by how many days past their deadline they are at the day asked
+OVERDUE_AGES = {"up_to_3": (0, 3), "from_4_to_10": (4, 10), "from_11_to_30": (11, 30),
+                "over_30": (31, None)}  # fmt: skip
+DEADLINE_COUNTS = ("due", "due_closed", "overdue", *(f"overdue_{a}" for a in OVERDUE_AGES))
+_OVERDUE = "c.deadline_day <= k.day AND c.closed_day > k.day"
+_OVERDUE_BY_AGE = ", ".join(
+    f"coalesce(sum(c.cases) FILTER (WHERE {_OVERDUE} AND k.day - c.deadline_day >= {low}"
+    + ("" if high is None else f" AND k.day - c.deadline_day <= {high}")
+    + f"), 0)::int AS overdue_{name}"
+    for name, (low, high) in OVERDUE_AGES.items()
+)
+
+
 async def department_cases(
-    conn: asyncpg.Connection, evaluations: list[Evaluation]
+    conn: asyncpg.Connection, evaluations: list[Evaluation], since: list[date] | None = None
 ) -> list[dict[str, list[dict[str, Any]]]]:
-    """Per evaluation: case counts per dimension (channel, category, kind, assignee) and value."""
-    args = _evaluation_args(evaluations)
+    """Per evaluation: case counts per dimension (channel, category, kind, assignee) and value.
+
+    Counts of stages (reported ... closed, closed on time) are those of the period from the
+    evaluation's ``since`` day (default: ever) to its day; ``due`` counts the filed cases that
+    fell due in the period (deadline reached or closed, whichever came first; over a whole
+    year this is CONTRACT.md's ``due``) and ``due_closed`` those of them closed by the day;
+    ``open`` and ``overdue`` are the backlog at the day. A case counts for the assignee that
+    holds it at the day."""
+    args = [*_evaluation_args(evaluations), since or [date.min] * len(evaluations)]
+    # k.i numbers the evaluations, and since is per evaluation
+    keys = f"""{_EVALUATIONS},
+    s (i, since) AS (SELECT i - 1, since FROM unnest($5::date[]) WITH ORDINALITY AS u(since, i)),
+    ks AS (SELECT k.*, s.since FROM k JOIN s USING (i))"""
     # per department (LATERAL: the plain filtered scan, as fast as for one department),
     # then summed over the departments of each evaluation
     rows = await conn.fetch(
         f"""
-        WITH {_EVALUATIONS}
-        SELECT k.i, c.dimension, c.value, {_CASE_SUMS}
-        FROM k, LATERAL (
-            SELECT dimension, value, {_CASE_TOTALS} FROM performance.case_daily
+        WITH {keys}
+        SELECT k.i, c.dimension, c.value, {_CASE_SUMS}, coalesce(sum(c.open), 0)::int AS open
+        FROM ks k, LATERAL (
+            SELECT dimension, value, {_CASE_PERIOD_TOTALS},
+                   sum(accepted - closed_accepted) AS open
+            FROM performance.case_daily
             WHERE department = k.department AND fiscal_year = k.fiscal_year AND day <= k.day
             GROUP BY dimension, value) c
         GROUP BY k.i, c.dimension, c.value ORDER BY k.i, c.dimension, c.value
@@ -248,16 +276,16 @@ async def department_cases(
     )
     deadlines = await conn.fetch(
         f"""
-        WITH {_EVALUATIONS}
+        WITH {keys}
         SELECT k.i, c.dimension, c.value,
-               coalesce(sum(c.cases) FILTER (WHERE c.deadline_day <= k.day), 0)::int
-                   AS due_by_deadline,
-               coalesce(sum(c.cases) FILTER (WHERE c.closed_day <= k.day
-                                              AND c.deadline_day > k.day), 0)::int
-                   AS closed_before_deadline,
-               coalesce(sum(c.cases) FILTER (WHERE c.deadline_day <= k.day
-                                              AND c.closed_day > k.day), 0)::int AS overdue
-        FROM k JOIN performance.case_deadlines c ON c.department = k.department
+               coalesce(sum(c.cases) FILTER (WHERE least(c.deadline_day, c.closed_day)
+                                              BETWEEN k.since AND k.day), 0)::int AS due,
+               coalesce(sum(c.cases) FILTER (WHERE least(c.deadline_day, c.closed_day)
+                                              BETWEEN k.since AND k.day
+                                              AND c.closed_day <= k.day), 0)::int AS due_closed,
+               coalesce(sum(c.cases) FILTER (WHERE {_OVERDUE}), 0)::int AS overdue,
+               {_OVERDUE_BY_AGE}
+        FROM ks k JOIN performance.case_deadlines c ON c.department = k.department
             AND c.fiscal_year = k.fiscal_year AND c.since_day <= k.day
         GROUP BY k.i, c.dimension, c.value
         """,
@@ -268,14 +296,8 @@ async def department_cases(
         {"channel": [], "category": [], "kind": [], "assignee": []} for _ in evaluations
     ]
     for row in rows:
-        counts = dict(row)
         deadline = by_value.get((row["i"], row["dimension"], row["value"]))
-        # due: filed cases whose deadline is on or before T, plus those closed by T whose
-        # deadline is later (CONTRACT.md section 4)
-        counts["due"] = counts["overdue"] = 0
-        if deadline:
-            counts["due"] = deadline["due_by_deadline"] + deadline["closed_before_deadline"]
-            counts["overdue"] = deadline["overdue"]
+        counts = dict.fromkeys(DEADLINE_COUNTS, 0) | dict(row) | dict(deadline or {})
         found[row["i"]][row["dimension"]].append(counts)
     return found
 

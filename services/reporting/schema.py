@@ -153,6 +153,14 @@ class ProcurementMetrics:
     procurement_execution_rate: str | None = strawberry.field(description="contracted / planned")
 
 
+@strawberry.type(description="Open cases past their deadline, by how many days past it they are")
+class OverdueByAge:
+    up_to_3: int = strawberry.field(description="0 to 3 days past the deadline")
+    from_4_to_10: int = strawberry.field(description="4 to 10 days")
+    from_11_to_30: int = strawberry.field(description="11 to 30 days")
+    over_30: int = strawberry.field(description="More than 30 days")
+
+
 @strawberry.type(description="Case counts and rates (受理, 立案, 派遣, 处置, 结案)")
 class CaseCounts:
     reported: int = strawberry.field(description="Cases reported (上报)")
@@ -169,7 +177,13 @@ class CaseCounts:
         "already closed by then whose deadline is later"
     )
     open: int = strawberry.field(description="Accepted and not closed by the date (积压)")
+    due_closed: int = strawberry.field(
+        description="Of the due cases, those closed by the date (numerator of closureRateDue)"
+    )
     overdue: int = strawberry.field(description="Open, with its deadline on or before the date")
+    overdue_by_age: OverdueByAge = strawberry.field(
+        description="The overdue cases by days past the deadline (≤ 3, 4–10, 11–30, > 30)"
+    )
     advance_disposals: int = strawberry.field(description="先行处置")
     filing_rate: str | None = strawberry.field(description="filed / accepted (立案率)")
     dispatch_rate: str | None = strawberry.field(description="dispatched / filed (派遣率)")
@@ -191,14 +205,18 @@ def case_fields(counts: dict[str, Any]) -> dict[str, Any]:
         "closed": counts["closed"],
         "closed_on_time": counts["closed_on_time"],
         "due": counts["due"],
-        "open": counts["accepted"] - counts["closed_accepted"],
+        "due_closed": counts["due_closed"],
+        "open": counts["open"],
         "overdue": counts["overdue"],
+        "overdue_by_age": OverdueByAge(
+            **{age: counts[f"overdue_{age}"] for age in queries.OVERDUE_AGES}
+        ),
         "advance_disposals": counts["advance_disposals"],
         "filing_rate": _rate(counts["filed"], counts["accepted"]),
         "dispatch_rate": _rate(counts["dispatched"], counts["filed"]),
         "disposal_rate": _rate(counts["disposed"], counts["dispatched"]),
         "closure_rate": _rate(counts["closed"], counts["accepted"]),
-        "closure_rate_due": _rate(counts["closed_filed"], counts["due"]),
+        "closure_rate_due": _rate(counts["due_closed"], counts["due"]),
         "on_time_rate": _rate(counts["closed_on_time"], counts["due"]),
     }
 
@@ -452,7 +470,8 @@ def _as_of(as_of: date | None, fiscal_year: int) -> date:
 
 def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
     totals = {
-        c: sum(row[c] for row in grouped["kind"]) for c in (*queries.CASE_COUNTS, "due", "overdue")
+        c: sum(row[c] for row in grouped["kind"])
+        for c in (*queries.CASE_COUNTS, "open", *queries.DEADLINE_COUNTS)
     }
     return CaseMetrics(
         **case_fields(totals),
