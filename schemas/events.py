@@ -372,7 +372,7 @@ CASE_STAGE_EVENTS: tuple[type[Envelope], ...] = (
     CaseDisposed,
     CaseClosed,
 )
-CASE_EVENTS = (*CASE_STAGE_EVENTS, AssessmentSchemeSet)
+CASE_EVENTS: tuple[type[Envelope], ...] = (*CASE_STAGE_EVENTS, AssessmentSchemeSet)
 ALL_EVENTS = BUDGET_EVENTS + PROCUREMENT_EVENTS + CASE_EVENTS
 CASE_STAGES: tuple[str, ...] = tuple(m.__name__ for m in CASE_STAGE_EVENTS)
 

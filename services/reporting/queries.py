@@ -3,6 +3,7 @@ to a day, so its cost depends on days and dimensions, never on the number of eve
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -407,3 +408,27 @@ async def monthly(
         as_of,
     )
     return [dict(row) for row in rows]
+
+
+async def assessment_schemes(
+    conn: asyncpg.Connection, department: str, periods: list[tuple[int, int, date]]
+) -> list[dict[str, Any] | None]:
+    """Per (fiscal year, month, day): the scheme scoring the month as of the day, the last
+    recorded by then whose effective month has begun; None where there is none."""
+    rows = await conn.fetch(
+        """
+        SELECT k.i, s.effective_month, s.indicators, s.document
+        FROM unnest($2::int[], $3::int[], $4::date[]) WITH ORDINALITY AS k(fiscal_year, month,
+                                                                          day, i),
+        LATERAL (SELECT * FROM performance.assessment_schemes s
+                 WHERE s.department = $1 AND s.fiscal_year = k.fiscal_year
+                   AND s.effective_month <= k.month AND s.set_day <= k.day
+                 ORDER BY s.position DESC LIMIT 1) s
+        """,
+        department,
+        *(list(column) for column in zip(*periods, strict=True)),
+    )
+    found: list[dict[str, Any] | None] = [None] * len(periods)
+    for row in rows:
+        found[row["i"] - 1] = {**dict(row), "indicators": json.loads(row["indicators"])}
+    return found

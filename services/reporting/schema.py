@@ -19,7 +19,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from schemas.money import format_money, rate
-from services.reporting import queries, scoring
+from services.reporting import assessment, queries, scoring
 from services.reporting.queries import END_OF_TIME
 
 LineKey = tuple[str, date | None]  # (line_id, asOf)
@@ -348,6 +348,34 @@ class DepartmentEvaluation:
     )
     codes: strawberry.Private[list[str]]  # the department and the subunits included
     day: strawberry.Private[date]
+    include_subunits: strawberry.Private[bool]
+    metrics: strawberry.Private[dict[str, Decimal | None]]  # the scalar metrics, by name
+
+    @strawberry.field(
+        description="The same evaluation of the previous fiscal year, as of the same day a "
+        "year earlier (29 Feb: 28 Feb); null when that year has no data"
+    )
+    async def previous_year(self, info: Info[Context, None]) -> DepartmentEvaluation | None:
+        as_of = None if self.as_of is None else _year_earlier(self.as_of)
+        key = DepartmentKey(self.department, self.fiscal_year - 1, as_of, self.include_subunits)
+        try:
+            return await info.context.departments.load(key)
+        except ValueError:  # no data in the previous year
+            return None
+
+    @strawberry.field(
+        description="Every scalar metric (budget, procurement, cases) and the score against "
+        "the previous fiscal year as of the same day a year earlier; empty when that year has "
+        "no data"
+    )
+    async def year_over_year(self, info: Info[Context, None]) -> list[MetricChange]:
+        previous = await self.previous_year(info)
+        if previous is None:
+            return []
+        return [
+            metric_change(name, self.metrics.get(name), previous.metrics.get(name))
+            for name in dict.fromkeys([*self.metrics, *previous.metrics])
+        ]
 
     @strawberry.field(
         description="January to the month of the date: for arrival, spending and closure curves"
@@ -367,20 +395,61 @@ class DepartmentEvaluation:
         return await info.context.lines.load_many([(line_id, self.as_of) for line_id in ids])
 
 
-def metric_values(*evaluated: Any) -> dict[str, Decimal]:
-    """Every scalar metric of evaluated objects by its contract name (snake_case)."""
-    values = {}
+def metric_values(*evaluated: Any) -> dict[str, Decimal | None]:
+    """Every scalar metric of evaluated objects by its contract name (snake_case); None for a
+    rate without denominator."""
+    values: dict[str, Decimal | None] = {}
     for obj in evaluated:
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
-            if isinstance(value, str | int) and not isinstance(value, bool):
+            if value is None:
+                values[f.name] = None
+            elif isinstance(value, str | int) and not isinstance(value, bool):
                 with contextlib.suppress(InvalidOperation):
                     values[f.name] = Decimal(str(value))
     return values
 
 
+@strawberry.type(description="One metric this year and the year before")
+class MetricChange:
+    metric: str = strawberry.field(description="The metric's contract name (snake_case)")
+    current: str | None = strawberry.field(description="This year's value")
+    previous: str | None = strawberry.field(description="The previous year's value")
+    change: str | None = strawberry.field(
+        description="current − previous (for a rate: the difference of the two fractions, "
+        "0.0173 is 1.73 percentage points); null when either is null"
+    )
+    change_rate: str | None = strawberry.field(
+        description="change / previous for amounts and counts (e.g. -0.2600 is 26 % less); "
+        "null for rates and when previous is 0 or null"
+    )
+
+
+def metric_change(name: str, current: Decimal | None, previous: Decimal | None) -> MetricChange:
+    change = None if current is None or previous is None else current - previous
+    relative = None
+    if change is not None and not name.endswith(("_rate", "share")):
+        relative = _rate(change, previous or 0)
+    return MetricChange(
+        metric=name,
+        current=None if current is None else plain(current),
+        previous=None if previous is None else plain(previous),
+        change=None if change is None else plain(change),
+        change_rate=relative,
+    )
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
 def scored(
-    targets: list[dict[str, Any]], metrics: dict[str, Decimal], outputs: list[dict[str, Any]]
+    targets: list[dict[str, Any]],
+    metrics: dict[str, Decimal | None],
+    outputs: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """indicators, score and grade of targets against the evaluated metrics and outputs."""
     produced: dict[str, Decimal] = {}
@@ -468,11 +537,16 @@ def _as_of(as_of: date | None, fiscal_year: int) -> date:
     return as_of
 
 
-def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
-    totals = {
-        c: sum(row[c] for row in grouped["kind"])
+def _summed(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts of rows that partition the cases (every case has one kind, one assignee)."""
+    return {
+        c: sum(row[c] for row in rows)
         for c in (*queries.CASE_COUNTS, "open", *queries.DEADLINE_COUNTS)
     }
+
+
+def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
+    totals = _summed(grouped["kind"])
     return CaseMetrics(
         **case_fields(totals),
         by_channel=[ChannelCases(channel=r["value"], **case_fields(r)) for r in grouped["channel"]],
@@ -483,6 +557,198 @@ def _case_metrics(grouped: dict[str, list[dict[str, Any]]]) -> CaseMetrics:
         by_assignee=[
             AssigneeCases(assignee=r["value"], **case_fields(r)) for r in grouped["assignee"]
         ],
+    )
+
+
+@strawberry.type(description="An indicator of an assessment scheme")
+class SchemeIndicator:
+    metric: str = strawberry.field(
+        description="on_time_rate (按期结案率), closure_rate_due (结案率: of the cases due), "
+        "closure_rate or disposal_rate"
+    )
+    name: str | None = strawberry.field(description="As the bulletin names it")
+    weight: str = strawberry.field(description="Points out of 100")
+
+
+@strawberry.type(description="How assignees are scored (AssessmentSchemeSet, or the default)")
+class AssessmentScheme:
+    effective_month: int | None = strawberry.field(
+        description="The month it scores from; null for the default scheme (按期结案率 50, "
+        "结案率 50), which holds until a department sets its own"
+    )
+    document: str | None = strawberry.field(description="The assessment rules it follows")
+    indicators: list[SchemeIndicator] = strawberry.field(description="Indicators and weights")
+
+
+@strawberry.type(description="An assignee's points on one indicator")
+class IndicatorPoints:
+    metric: str = strawberry.field(description="The rate scored")
+    name: str | None = strawberry.field(description="As the bulletin names it")
+    weight: str = strawberry.field(description="Points out of 100")
+    rate: str | None = strawberry.field(description="The assignee's rate; null: nothing to rate")
+    points: str | None = strawberry.field(
+        description="weight × min(rate, 1), half-up to 2 decimals; null without a rate"
+    )
+
+
+@strawberry.type(description="One assignee in the assessment: figures, score, rank, change")
+class AssessedAssignee:
+    assignee: str = strawberry.field(description="Department code of the assignee")
+    name: str | None = strawberry.field(description="Its registered name, if registered")
+    cases: AssigneeCases = strawberry.field(
+        description="Its cases in the period: stages counted in the period (dispatched is net "
+        "of re-dispatches to and from it), due = cases that fell due in the period, dueClosed "
+        "= those closed by the date, open/overdue = its backlog at the date"
+    )
+    indicators: list[IndicatorPoints] = strawberry.field(description="Points per indicator")
+    score: str | None = strawberry.field(
+        description="Σ points out of 100; null when unassessed (an indicator has no rate: "
+        "nothing fell due in the period)"
+    )
+    rank: int | None = strawberry.field(
+        description="1 = best; equal scores share a rank (1, 2, 2, 4); null when unassessed"
+    )
+    previous_score: str | None = strawberry.field(description="Score in the previous period")
+    previous_rank: int | None = strawberry.field(description="Rank in the previous period")
+    score_change: str | None = strawberry.field(description="score − previousScore")
+    rank_change: int | None = strawberry.field(
+        description="previousRank − rank: positive when it moved up"
+    )
+
+
+@strawberry.type(
+    description="The monthly assessment (月考核) of the assignees of a case platform, or the "
+    "year-end review (年总评) when no month is given"
+)
+class Assessment:
+    department: str = strawberry.field(description="The platform-owning department")
+    name: str | None = strawberry.field(description="Its registered name")
+    fiscal_year: int = strawberry.field(description="The fiscal year")
+    month: int | None = strawberry.field(description="1-12; null for the year-end review")
+    period: str = strawberry.field(description="YYYY-MM, or YYYY for the year")
+    start: date = strawberry.field(description="First day of the period")
+    as_of: date = strawberry.field(
+        description="Last day counted: the period's end, or the asOf inside it"
+    )
+    previous_period: str | None = strawberry.field(
+        description="The period compared with: the month before, or the previous year"
+    )
+    scheme: AssessmentScheme = strawberry.field(description="The scheme scoring this period")
+    total: CaseCounts = strawberry.field(description="All assignees together")
+    assignees: list[AssessedAssignee] = strawberry.field(
+        description="Ranked (best first), then the unassessed by code"
+    )
+
+
+def _scheme(row: dict[str, Any] | None) -> assessment.Scheme:
+    if row is None:
+        return assessment.DEFAULT_SCHEME
+    indicators = tuple(
+        assessment.SchemeIndicator(i["metric"], i["name"], Decimal(i["weight"]))
+        for i in row["indicators"]
+    )
+    return assessment.Scheme(indicators, row["effective_month"], row["document"])
+
+
+def _assessed(
+    rows: list[dict[str, Any]], scheme: assessment.Scheme
+) -> dict[str, tuple[AssigneeCases, assessment.Scored]]:
+    found = {}
+    for row in rows:
+        cases = AssigneeCases(assignee=row["value"], **case_fields(row))
+        rates = {i.metric: _decimal(getattr(cases, i.metric)) for i in scheme.indicators}
+        found[row["value"]] = (cases, assessment.score(rates, scheme))
+    return found
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+async def evaluate_assessment(
+    conn: asyncpg.Connection,
+    department: str,
+    fiscal_year: int,
+    month: int | None,
+    as_of: date | None,
+) -> Assessment:
+    assessment.check_month(month)
+    period = assessment.Period(fiscal_year, month)
+    if as_of is not None:
+        _as_of(as_of, fiscal_year)
+    periods = [(period, period.day(as_of))]
+    if period.has_previous():
+        periods.append((period.previous(), period.previous().end))
+    known = await queries.departments_known(conn, [department])
+    if department not in known:
+        raise ValueError(f"unknown department {department!r}")
+    cases = await queries.department_cases(
+        conn,
+        [([department], p.fiscal_year, day) for p, day in periods],
+        [p.start for p, _ in periods],
+    )
+    schemes = [
+        _scheme(row)
+        for row in await queries.assessment_schemes(
+            conn, department, [(p.fiscal_year, p.month or 12, day) for p, day in periods]
+        )
+    ]
+    now = _assessed(cases[0]["assignee"], schemes[0])
+    before = _assessed(cases[1]["assignee"], schemes[1]) if len(periods) > 1 else {}
+    rank_now = assessment.ranks({a: scored.score for a, (_, scored) in now.items()})
+    rank_before = assessment.ranks({a: scored.score for a, (_, scored) in before.items()})
+    names = await queries.departments_known(conn, list(now))
+    rows = []
+    for code, (counts, scored) in now.items():
+        previous = before[code][1].score if code in before else None
+        rank, previous_rank = rank_now[code], rank_before.get(code)
+        rows.append(
+            AssessedAssignee(
+                assignee=code,
+                name=names.get(code, {}).get("name"),
+                cases=counts,
+                indicators=[
+                    IndicatorPoints(
+                        metric=i.metric,
+                        name=i.name,
+                        weight=plain(i.weight),
+                        rate=getattr(counts, i.metric),
+                        points=None if p is None else str(p),
+                    )
+                    for i, p in zip(schemes[0].indicators, scored.points, strict=True)
+                ],
+                score=None if scored.score is None else str(scored.score),
+                rank=rank,
+                previous_score=None if previous is None else str(previous),
+                previous_rank=previous_rank,
+                score_change=None
+                if scored.score is None or previous is None
+                else str(scored.score - previous),
+                rank_change=None if rank is None or previous_rank is None else previous_rank - rank,
+            )
+        )
+    rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.assignee))
+    totals = _summed(cases[0]["assignee"])
+    scheme = schemes[0]
+    return Assessment(
+        department=department,
+        name=known[department]["name"],
+        fiscal_year=fiscal_year,
+        month=month,
+        period=period.label,
+        start=period.start,
+        as_of=periods[0][1],
+        previous_period=period.previous().label if period.has_previous() else None,
+        scheme=AssessmentScheme(
+            effective_month=scheme.effective_month,
+            document=scheme.document,
+            indicators=[
+                SchemeIndicator(metric=i.metric, name=i.name, weight=plain(i.weight))
+                for i in scheme.indicators
+            ],
+        ),
+        total=CaseCounts(**case_fields(totals)),
+        assignees=rows,
     )
 
 
@@ -512,6 +778,33 @@ class Query:
     ) -> DepartmentEvaluation | None:  # nullable (CONTRACT.md): other fields still answer
         key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
         return await info.context.departments.load(key)
+
+    @strawberry.field(
+        description="The monthly assessment (月考核) of the streets and departments a "
+        "platform dispatches its cases to, ranked by the scheme in force, with the change "
+        "against the month before; without month, the year-end review (年总评) against the "
+        "previous year"
+    )
+    async def assessment(
+        self,
+        info: Info[Context, None],
+        department: Annotated[
+            str, strawberry.argument(description="The platform-owning department")
+        ],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        month: Annotated[
+            int | None, strawberry.argument(description="1-12; absent: the whole year")
+        ] = None,
+        as_of: Annotated[
+            date | None,
+            strawberry.argument(
+                description="A day inside the period, for the figures so far; absent or "
+                "later: the period's last day (a past period's bulletin does not change)"
+            ),
+        ] = None,
+    ) -> Assessment | None:
+        async with info.context.pool.acquire() as conn:
+            return await evaluate_assessment(conn, department, fiscal_year, month, as_of)
 
     @strawberry.field(description="Departments with data (in a fiscal year, when given)")
     async def departments(
@@ -605,6 +898,10 @@ def _department_evaluation(
     )
     case_metrics = _case_metrics(cases)
     metrics = metric_values(budget_metrics, procurement, case_metrics)
+    evaluation_score = scored(targets, metrics, outputs)
+    metrics["score"] = (
+        None if evaluation_score["score"] is None else Decimal(evaluation_score["score"])
+    )
     return DepartmentEvaluation(
         department=key.department,
         name=registered["name"],
@@ -617,9 +914,11 @@ def _department_evaluation(
         procurement=procurement,
         cases=case_metrics,
         outputs=output_list(outputs),
-        **scored(targets, metrics, outputs),
+        **evaluation_score,
         codes=codes,
         day=day,
+        include_subunits=key.include_subunits,
+        metrics=metrics,
     )
 
 
