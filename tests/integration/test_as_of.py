@@ -331,3 +331,62 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
         assert budgets == ["1230.00", "1000.00", "30.00", "4.00"]
     finally:
         await pool.close()
+
+
+async def test_year_over_year(pool: asyncpg.Pool) -> None:
+    """A "三公" line and cases in 2016 and 2017: each year's figures as of 30 June, and the
+    change, equal those of an evaluation of each year alone."""
+
+    def entry(year: int, month: int, event_type: str, **data: Any) -> dict[str, Any]:
+        at = datetime(year, month, 10, 10, tzinfo=TZ).isoformat()
+        event = {"event_type": event_type, "department": "Y", "fiscal_year": year,
+                 "occurred_at": at, "data": data}  # fmt: skip
+        return {"event": event, "context": {}}
+
+    entries = []
+    for year, spent, closed in ((2016, ("2100.00", "2100.00"), 9), (2017, ("1850.00", "0"), 18)):
+        line = f"S{year}"
+        entries += [
+            entry(year, 1, "BudgetAuthorised", line_id=line, title="公务用车", category="basic",
+                  amount="5000.00", sangong="vehicles"),
+            entry(year, 1, "FundsArrived", line_id=line, amount="5000.00"),
+        ]  # fmt: skip
+        for month, amount in zip((3, 9), spent, strict=True):  # the second after 30 June
+            if amount != "0":
+                entries.append(entry(year, month, "Disbursed", line_id=line, amount=amount,
+                                     economic_class="302"))  # fmt: skip
+        for i in range(20):
+            report = {"case_id": f"C{year}-{i}", "channel": "video", "category": "x",
+                      "kind": "event"}  # fmt: skip
+            entries.append(entry(year, 2, "CaseReported", **report))
+            entries.append(entry(year, 2, "CaseAccepted", case_id=report["case_id"]))
+            if i < closed:
+                entries.append(entry(year, 4, "CaseClosed", case_id=report["case_id"]))
+    for position, e in enumerate(entries, start=1):
+        e["position"] = position
+    await store.apply_entries(pool, entries, TZ)
+
+    fields = "asOf budget { sangongSpent } cases { accepted closureRate } score"
+    query = f"""query($year: Int!, $asOf: Date) {{
+      departmentEvaluation(department: "Y", fiscalYear: $year, asOf: $asOf) {{
+        {fields} previousYear {{ {fields} }}
+        yearOverYear {{ metric current previous change changeRate }} }} }}"""
+
+    async def evaluate(year: int, as_of: str) -> Any:
+        variables = {"year": year, "asOf": as_of}
+        result = await schema.execute(query, variables, context_value=Context(pool))
+        assert result.errors is None, result.errors
+        return result.data["departmentEvaluation"]  # type: ignore[index]
+
+    now, before = await evaluate(2017, "2017-06-30"), await evaluate(2016, "2016-06-30")
+    assert now["previousYear"] == {k: before[k] for k in now["previousYear"]}
+    assert before["budget"]["sangongSpent"] == "2100.00"  # not the September payment
+    changes = {c["metric"]: c for c in now["yearOverYear"]}
+    assert changes["sangong_spent"] == {"metric": "sangong_spent", "current": "1850.00",
+                                        "previous": "2100.00", "change": "-250.00",
+                                        "changeRate": "-0.1190"}  # fmt: skip
+    assert changes["closure_rate"] == {"metric": "closure_rate", "current": "0.9000",
+                                       "previous": "0.4500", "change": "0.4500",
+                                       "changeRate": None}  # fmt: skip
+    assert changes["accepted"]["change"] == "0" and changes["score"]["current"] is None
+    assert before["previousYear"] is None and before["yearOverYear"] == []

@@ -279,7 +279,7 @@ async def test_a_scheme_set_in_mid_year_scores_from_its_month_on(
 
 async def test_bad_arguments_name_the_rule(pool: asyncpg.Pool, cases: list[Any]) -> None:
     for arguments, message in (
-        ('month: 13', "month 13 is not a month"),
+        ("month: 13", "month 13 is not a month"),
         ('month: 5, asOf: "2017-04-30"', "before the period 2017-05 begins"),
         ('month: 5, asOf: "2018-05-30"', "outside fiscal year 2017"),
     ):

@@ -243,3 +243,32 @@ def test_a_broken_rule_that_no_later_event_can_mend_is_rejected_at_once() -> Non
     assert [(h.reason, h.waits_for) for h in decision.held] == [
         ("disbursement_exceeds_arrived", "line:L1")
     ]
+
+
+def test_an_assessment_scheme_scores_from_a_month_not_yet_over() -> None:
+    def scheme(month: int, *weights: tuple[str, Any]) -> InboundRecord:  # set on 1 May 2017
+        indicators = [{"metric": m, "weight": w} for m, w in weights]
+        data = {"effective_month": month, "indicators": indicators}
+        return record("AssessmentSchemeSet", data, topic="case.events")
+
+    decision = run(
+        scheme(5, ("on_time_rate", 60), ("closure_rate_due", "40")),  # from this month: fine
+        scheme(4, ("on_time_rate", 100)),  # April's bulletin was issued
+        scheme(6, ("on_time_rate", 60), ("closure_rate_due", 50)),
+        scheme(6, ("on_time_rate", 50), ("on_time_rate", 50)),
+        scheme(6, ("filing_rate", 100)),
+        record(
+            "AssessmentSchemeSet",
+            {"effective_month": 6, "indicators": [{"metric": "on_time_rate", "weight": 100}]},
+        ),  # on budget.events
+    )
+    assert [a.stream_version for a in decision.accepted] == [1]
+    assert reasons(decision) == [
+        "scheme_effective_in_past",
+        "weights_not_100",
+        "duplicate_indicator",
+        "invalid_field",
+        "wrong_topic",
+    ]
+    assert [r.field for r in decision.refused[:1]] == ["data.effective_month"]
+    assert "2017-04 is before the month the scheme was set (2017-05)" in decision.refused[0].message
