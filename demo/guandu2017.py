@@ -10,7 +10,7 @@ none). Quotes in comments are the report's words.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ DIGITAL_OFFICE = "GD-SGB"  # 官渡区数字化城市管理办公室 (receiving 
 ENFORCEMENT_TEAM = "GD-ZFDD"  # 官渡区综合行政执法大队 (receiving unit)
 
 BASIC_LINE = "GD-GRID-2017-BASIC"
+SANGONG_LINE = "GD-GRID-2017-SANGONG"  # the "三公" budget (reception)
 PROJECT_LINE_GRID = "GD-GRID-2017-PROJECT"
 ZHGD_LINE = "GD-CGJ-2017-ZHGD"  # 官渡区智慧官渡—网格化运行
 
@@ -67,13 +68,57 @@ CATEGORIES: list[tuple[str, str]] = [
     ("event", "宣传广告"),
     ("event", "噪音扰民"),
 ]
+# how often each occurs (invented: street matters such as stalls, litter and small ads most)
+CATEGORY_WEIGHTS = [0.22, 0.1, 0.04, 0.06, 0.2, 0.05, 0.05, 0.2, 0.08]
+# Where cases go. "区数字城管平台通过网络数据联动8个街道办事处和14个区级职能部门 ... 辖区8个
+# 街道办事处和10家职能部门一并纳入每月区级 ... 考核": the report names neither the streets
+# nor most departments, so these codes and names are invented (the departments are generic
+# district bureaus), as is every figure below. The share is how slowly each disposes of its
+# cases (mean disposal time as a share of the deadline): the source of their differences.
+STREETS: list[tuple[str, str, float]] = [
+    ("GD-JD01", "东风街道办事处", 0.35),
+    ("GD-JD02", "青云街道办事处", 0.45),
+    ("GD-JD03", "金穗街道办事处", 0.55),
+    ("GD-JD04", "石桥街道办事处", 0.6),
+    ("GD-JD05", "月湖街道办事处", 0.7),
+    ("GD-JD06", "柳营街道办事处", 0.8),
+    ("GD-JD07", "南坝街道办事处", 0.95),
+    ("GD-JD08", "北岭街道办事处", 1.1),
+]
+FUNCTIONAL: list[tuple[str, str, float]] = [
+    (BUREAU, "官渡区城市管理综合行政执法局", 0.5),  # registered with the budget
+    ("GD-ZJJ", "官渡区住房和城乡建设局", 0.75),
+    ("GD-SCJG", "官渡区市场监督管理局", 0.9),
+    ("GD-YLLH", "官渡区园林绿化局", 1.2),
+]
+SLOWNESS = {code: share for code, _, share in STREETS + FUNCTIONAL}
+# Per category: the deadline in hours from filing (invented; real platforms set one per
+# sub-category) and who handles it: "street" (the street of the case's grid) or a bureau.
+CATEGORY_RULES: dict[str, tuple[int, str]] = {
+    "占道经营": (24, "street"),
+    "市政设施": (72, "GD-ZJJ"),
+    "违法建设": (120, BUREAU),
+    "路面泼洒": (24, "street"),
+    "环境卫生": (24, "street"),
+    "路灯设施": (72, "GD-ZJJ"),
+    "绿化设施": (72, "GD-YLLH"),
+    "宣传广告": (24, "street"),
+    "噪音扰民": (48, "street"),
+}
+GRIDS = 89  # "GD-G001" .. "GD-G089", in street order
+UNLICENSED_SHARE = 0.2  # of 占道经营, unlicensed trading for the market regulator (invented)
+REDISPATCH_SHARE = 0.03  # dispatched to the wrong unit first, then re-dispatched (改派)
+# "加大了对辖区各网格的巡查上报力度 ... 暴露出辖区街道处置力量有限": from June, when the
+# 178 supervisors started, the streets dispose more slowly (invented factor).
+STREETS_STRAINED_FROM, STRAIN = 6, 1.25
+
 # Cases by month: the report gives only the year's total and says reporting grew once
 # the 178 supervisors started in June 2017; this spread (weights sum to 1) is invented.
 MONTH_WEIGHTS = [0.05, 0.045, 0.06, 0.065, 0.07, 0.09, 0.10, 0.105, 0.105, 0.10, 0.105, 0.105]
 
 
-def _at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(YEAR, month, day, hour, 0, tzinfo=TZ)
+def _at(month: int, day: int, hour: int = 10, year: int = YEAR) -> datetime:
+    return datetime(year, month, day, hour, 0, tzinfo=TZ)
 
 
 def _envelope(
@@ -85,10 +130,36 @@ def _envelope(
         "schema_version": 1,
         "occurred_at": at.isoformat(),
         "department": department,
-        "fiscal_year": YEAR,
+        "fiscal_year": at.year,
         "source": source,
         "data": data,
     }
+
+
+def _finance(year: int) -> Callable[..., dict[str, Any]]:
+    """The finance system's events of a year: ev(id, type, at, department, **data)."""
+
+    def ev(eid: str, etype: str, at: datetime, dep: str, **data: Any) -> dict[str, Any]:
+        return _envelope(f"gd{year}-{eid}", etype, at, dep, "finance", data)
+
+    return ev
+
+
+def _sangong_line(year: int, spent: Decimal) -> Iterator[dict[str, Any]]:
+    """The centre's "三公" line of a year: 0.5万 budgeted, ``spent`` paid in two instalments,
+    the rest taken back in December."""
+    ev, line_id, budget = _finance(year), f"{GRID}-{year}-SANGONG", Decimal("5000.00")
+    yield ev(f"{line_id}-auth", "BudgetAuthorised", _at(1, 10, year=year), GRID,
+             line_id=line_id, title="公务接待费", category="basic", amount=_money(budget),
+             sangong="reception")  # fmt: skip
+    for n, (month, part) in enumerate(zip((4, 10), _monthly(spent, range(2)), strict=True)):
+        at = _at(month, 20, year=year)
+        yield ev(f"{line_id}-arr-{n}", "FundsArrived", at, GRID, line_id=line_id,
+                 amount=_money(part))  # fmt: skip
+        yield ev(f"{line_id}-pay-{n}", "Disbursed", at, GRID, line_id=line_id,
+                 amount=_money(part), economic_class="302", purpose="公务接待")  # fmt: skip
+    yield ev(f"{line_id}-adj", "BudgetAdjusted", _at(12, 15, year=year), GRID, line_id=line_id,
+             amount=_money(spent - budget), reason="年末收回未使用的“三公”经费")  # fmt: skip
 
 
 def _money(value: Decimal) -> str:
@@ -103,10 +174,7 @@ def _monthly(total: Decimal, months: range) -> list[Decimal]:
 
 def budget_events() -> Iterator[dict[str, Any]]:
     """budget.events, in the order the finance system would publish them."""
-    fin = "finance"
-
-    def ev(eid: str, etype: str, at: datetime, dep: str, **data: Any) -> dict[str, Any]:
-        return _envelope(f"gd2017-{eid}", etype, at, dep, fin, data)
+    ev = _finance(YEAR)
 
     registered = _at(1, 3, 9)
     departments: list[tuple[str, str, str, dict[str, Any]]] = [
@@ -119,6 +187,7 @@ def budget_events() -> Iterator[dict[str, Any]]:
         ("sgb", DIGITAL_OFFICE, "官渡区数字化城市管理办公室", {"parent": BUREAU}),
         ("zfdd", ENFORCEMENT_TEAM, "官渡区综合行政执法大队", {"parent": BUREAU}),
     ]  # fmt: skip
+    departments += [(code.lower(), code, name, {}) for code, name, _ in STREETS + FUNCTIONAL[1:]]
     for suffix, code, name, facts in departments:
         yield ev(f"dep-{suffix}", "DepartmentRegistered", registered, code, name=name, **facts)
 
@@ -127,9 +196,13 @@ def budget_events() -> Iterator[dict[str, Any]]:
     # Budget = arrived = spent. The monthly arrival and spending rhythm is invented.
     # The split of basic spending by economic class is invented except that the report says
     # it went "主要...用于工资及社会保障缴费" and fixed assets of 6.47万 were bought.
+    # "三公"经费预算0.5万元, 决算数0.37万元": a line of its own (reception is our guess), within
+    # the basic spending; the unspent 0.13万 is taken back in December, so the year's
+    # execution stays at 100 %.
+    yield from _sangong_line(YEAR, Decimal("3700.00"))
     basic_classes = {
         "301": Decimal("1005654.00"),  # wages and social security (the bulk)
-        "302": Decimal("196946.00"),  # goods and services (公用支出)
+        "302": Decimal("193246.00"),  # goods and services (公用支出), besides "三公"
         "303": Decimal("22000.00"),  # transfers to households
         "310": Decimal("64700.00"),  # "固定资产 ... 6.47万元 ... 政府采购货物支出"
     }
@@ -255,9 +328,12 @@ def budget_events() -> Iterator[dict[str, Any]]:
 
 
 def case_events(seed: int = YEAR, copy: str = "") -> Iterator[dict[str, Any]]:
-    """case.events of the grid centre's platform: CaseReported, CaseAccepted and CaseClosed
-    for each of the 452,034 accepted cases (the intermediate stages are not in the report).
-    ``copy`` marks the ids of another year's worth of cases, for load tests (bench/)."""
+    """case.events of the grid centre's platform for each of the 452,034 accepted cases: an
+    advance disposal is reported, accepted and closed by the centre; every other case is also
+    filed with a deadline and dispatched to a street or a bureau (sometimes re-dispatched),
+    which disposes of it before the centre closes it, unless it is still open at year end.
+    Only the totals are the report's; the stages and their times are invented. ``copy``
+    marks the ids of another year's worth of cases, for load tests (bench/)."""
     rng = random.Random(seed)
     source = "city-management-platform"
     channels = [c for c, n in CHANNEL_CASES.items() for _ in range(n)]
@@ -283,39 +359,151 @@ def case_events(seed: int = YEAR, copy: str = "") -> Iterator[dict[str, Any]]:
         strict=True,
     ):
         advance.update({i: (kind, category) for i in chosen})
+    kinds = [
+        advance.get(i) or rng.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
+        for i in range(CASES_ACCEPTED)
+    ]
+    grids = [rng.randrange(GRIDS) for _ in range(CASES_ACCEPTED)]
+    assignees = [
+        None if i in advance else _assignee(kinds[i][1], grids[i], rng)
+        for i in range(CASES_ACCEPTED)
+    ]
     # Open cases: not from the public-complaint channel (all closed), not advance disposals,
-    # mostly reported late in the year ("案件数量急剧增加 ... 部分案件积压").
+    # mostly reported late in the year ("案件数量急剧增加 ... 部分案件积压"), more often with
+    # the slower units.
     eligible = [i for i, c in enumerate(channels) if c != "public_hotline" and i not in advance]
+    slowness = {i: SLOWNESS[a] for i, a in enumerate(assignees) if a is not None}
     keyed = sorted(
-        eligible, key=lambda i: rng.random() ** (1 / (1 + 30 * (i / CASES_ACCEPTED) ** 4))
+        eligible,
+        key=lambda i: (
+            rng.random() ** (1 / ((1 + 30 * (i / CASES_ACCEPTED) ** 4) * slowness[i] ** 2))
+        ),
     )
     still_open = set(keyed[-(CASES_ACCEPTED - CASES_CLOSED) :])
 
+    def clip(at: datetime) -> datetime:  # every stage inside the fiscal year
+        return min(at, year_end - timedelta(minutes=1))
+
+    def stage(n: int, suffix: str, event_type: str, at: datetime, **data: Any) -> dict[str, Any]:
+        return _envelope(f"gd{YEAR}{copy}-case-{n:06d}-{suffix}", event_type, at, GRID, source,
+                         {"case_id": f"GD{YEAR}{copy}{n:06d}", **data})  # fmt: skip
+
     for i, reported_at in enumerate(times):
-        case_id = f"GD{YEAR}{copy}{i + 1:06d}"
-        kind, category = advance.get(i) or rng.choice(CATEGORIES)
+        n = i + 1
+        kind, category = kinds[i]
         report: dict[str, Any] = {
-            "case_id": case_id,
             "channel": channels[i],
             "category": category,
             "kind": kind,
-            "grid": f"GD-G{rng.randrange(1, 90):03d}",
-        }  # 89 grids
+            "grid": f"GD-G{grids[i] + 1:03d}",
+        }
         if i in advance:
             report["advance_disposal"] = True
-        eid = f"gd{YEAR}{copy}-case-{i + 1:06d}"
-        yield _envelope(f"{eid}-reported", "CaseReported", reported_at, GRID, source, report)
-        accepted_at = reported_at + timedelta(minutes=rng.randint(2, 45))
-        yield _envelope(
-            f"{eid}-accepted", "CaseAccepted", accepted_at, GRID, source, {"case_id": case_id}
+        yield stage(n, "reported", "CaseReported", reported_at, **report)
+        at = clip(reported_at + timedelta(minutes=rng.randint(2, 45)))
+        yield stage(n, "accepted", "CaseAccepted", at)
+        assignee = assignees[i]
+        if assignee is None:  # 先行处置: closed by the centre's own supervisors
+            yield stage(n, "closed", "CaseClosed", clip(at + timedelta(minutes=30)))
+            continue
+        hours = CATEGORY_RULES[category][0]
+        at = clip(at + timedelta(minutes=rng.randint(10, 60)))
+        yield stage(
+            n, "filed", "CaseFiled", at, deadline_at=(at + timedelta(hours=hours)).isoformat()
         )
+        at = clip(at + timedelta(minutes=rng.randint(5, 30)))
+        if rng.random() < REDISPATCH_SHARE:  # first to a unit that sends it back
+            wrong = rng.choice([code for code in SLOWNESS if code != assignee])
+            yield stage(n, "dispatched", "CaseDispatched", at, assignee=wrong)
+            at = clip(at + timedelta(hours=rng.uniform(1, 6)))
+            yield stage(n, "redispatched", "CaseDispatched", at, assignee=assignee)
+        else:
+            yield stage(n, "dispatched", "CaseDispatched", at, assignee=assignee)
         if i in still_open:
             continue
-        hours = 0.5 if i in advance else rng.expovariate(1 / 40)
-        closed_at = min(accepted_at + timedelta(hours=hours), year_end - timedelta(minutes=1))
-        yield _envelope(
-            f"{eid}-closed", "CaseClosed", closed_at, GRID, source, {"case_id": case_id}
-        )
+        mean = hours * slowness[i]
+        if assignee.startswith("GD-JD") and at.month >= STREETS_STRAINED_FROM:
+            mean *= STRAIN
+        at = clip(at + timedelta(hours=rng.expovariate(1 / mean)))
+        yield stage(n, "disposed", "CaseDisposed", at)
+        yield stage(n, "closed", "CaseClosed", clip(at + timedelta(hours=rng.uniform(0.5, 3))))
+
+
+def _assignee(category: str, grid: int, rng: random.Random) -> str:
+    """Who a case of this category in this grid is dispatched to."""
+    handler = CATEGORY_RULES[category][1]
+    if category == "占道经营" and rng.random() < UNLICENSED_SHARE:
+        return "GD-SCJG"
+    if handler == "street":
+        return STREETS[grid * len(STREETS) // GRIDS][0]
+    return handler
+
+
+def assessment_schemes() -> Iterator[dict[str, Any]]:
+    """How the centre scores the streets and bureaus. The report says they are assessed
+    "主要依据按期结案率和结案率这两项指标" (equal weights, as our default); the second scheme,
+    weighting on-time closure more once the supervisors started, is invented."""
+    source = "city-management-platform"
+    for eid, at, month, weights in (
+        ("scheme-2017-01", _at(1, 3), 1, (50, 50)),
+        ("scheme-2017-07", _at(6, 26), 7, (60, 40)),
+    ):
+        indicators = [
+            {"metric": "on_time_rate", "name": "按期结案率", "weight": weights[0]},
+            {"metric": "closure_rate_due", "name": "结案率", "weight": weights[1]},
+        ]
+        data = {"effective_month": month, "indicators": indicators,
+                "document": "官渡区城市综合管理考核办法"}  # fmt: skip
+        yield _envelope(f"gd2017-{eid}", "AssessmentSchemeSet", at, GRID, source, data)
+
+
+# 2016, for the year-over-year comparison: the report says only that 2017's "三公" spending
+# of 0.37万 was less than 2016's ("比2016年有所减少") and that cases rose sharply in 2017.
+# Every 2016 figure is invented.
+PREVIOUS_YEAR = YEAR - 1
+PREVIOUS_BASIC = Decimal("1150000.00")
+PREVIOUS_SANGONG_SPENT = Decimal("4400.00")
+PREVIOUS_CASES, PREVIOUS_CLOSED = 96_000, 90_432  # 94.20 % closed
+PREVIOUS_CHANNELS = {"supervisor_patrol": 0.7, "hotline_12345": 0.15, "public_hotline": 0.1,
+                     "video": 0.05}  # fmt: skip
+
+
+def previous_year_events() -> Iterator[tuple[str, dict[str, Any]]]:
+    """(topic group, event) of the centre's 2016: its basic line, "三公" line and cases
+    (reported, accepted and, for most, closed)."""
+    year, ev = PREVIOUS_YEAR, _finance(PREVIOUS_YEAR)
+    line_id = f"{GRID}-{year}-BASIC"
+    yield "budget", ev(f"{line_id}-auth", "BudgetAuthorised", _at(1, 10, year=year), GRID,
+                       line_id=line_id, title="网格化监督指挥中心基本支出", category="basic",
+                       amount=_money(PREVIOUS_BASIC))  # fmt: skip
+    for month, part in zip(range(1, 13), _monthly(PREVIOUS_BASIC, range(12)), strict=True):
+        for etype, day, extra in (
+            ("FundsArrived", 5, {}),
+            ("Disbursed", 20, {"economic_class": "301"}),
+        ):
+            yield "budget", ev(f"{line_id}-{etype}-{month:02d}", etype, _at(month, day, year=year),
+                               GRID, line_id=line_id, amount=_money(part), **extra)  # fmt: skip
+    for event in _sangong_line(year, PREVIOUS_SANGONG_SPENT):
+        yield "budget", event
+    rng = random.Random(year)
+    start, source = _at(1, 1, 0, year=year), "city-management-platform"
+    closed = set(rng.sample(range(PREVIOUS_CASES), PREVIOUS_CLOSED))
+    channels, weights = zip(*PREVIOUS_CHANNELS.items(), strict=True)
+    seconds = sorted(rng.randrange(365 * 86400 - 7200) for _ in range(PREVIOUS_CASES))
+    for i, second in enumerate(seconds):
+        case_id, eid = f"GD{year}{i + 1:06d}", f"gd{year}-case-{i + 1:06d}"
+        at = start + timedelta(seconds=second)
+        kind, category = rng.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
+        report = {"case_id": case_id, "channel": rng.choices(channels, weights)[0],
+                  "category": category, "kind": kind}  # fmt: skip
+        yield "case", _envelope(f"{eid}-reported", "CaseReported", at, GRID, source, report)
+        at += timedelta(minutes=rng.randint(2, 45))
+        yield "case", _envelope(f"{eid}-accepted", "CaseAccepted", at, GRID, source,
+                                {"case_id": case_id})  # fmt: skip
+        if i in closed:
+            at = min(at + timedelta(hours=rng.expovariate(1 / 50)), _at(12, 31, 23, year=year))
+            yield "case", _envelope(f"{eid}-closed", "CaseClosed", at, GRID, source,
+                                    {"case_id": case_id})  # fmt: skip
 
 
 def _split(items: list[int], sizes: list[int]) -> list[list[int]]:
@@ -327,8 +515,11 @@ def _split(items: list[int], sizes: list[int]) -> list[list[int]]:
 
 
 def events() -> Iterator[tuple[str, dict[str, Any]]]:
-    """(topic group, event) for the whole demo year."""
+    """(topic group, event) for the whole demo: 2017, then 2016 for the comparison."""
     for event in budget_events():
         yield "budget", event
+    for event in assessment_schemes():
+        yield "case", event
     for event in case_events():
         yield "case", event
+    yield from previous_year_events()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,41 @@ def text_by_id(dom: str, element_id: str) -> str:
     match = re.search(rf'id="{re.escape(element_id)}"[^>]*>([^<]*)<', dom)
     assert match, f"no element #{element_id} on the page"
     return html.unescape(match.group(1)).strip()
+
+
+def table_rows(dom: str, table_id: str) -> list[list[str]]:
+    """The cells' texts, row by row, of the table with this id in a rendered DOM."""
+
+    class Table(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = 0
+            self.rows: list[list[str]] = []
+            self.cell: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "table" and (self.depth or ("id", table_id) in attrs):
+                self.depth += 1
+            elif self.depth and tag == "tr":
+                self.rows.append([])
+            elif self.depth and tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "table" and self.depth:
+                self.depth -= 1
+            elif self.cell is not None and tag in ("td", "th"):
+                self.rows[-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Table()
+    parser.feed(dom)
+    assert parser.rows, f"no table #{table_id} on the page"
+    return parser.rows
 
 
 async def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Entry point of the reporting gateway: ``python -m services.reporting``.
 
 GraphQL (with GraphiQL in a browser) at /graphql, the evaluation page at
-/departments/<code>/<year>[?asOf=YYYY-MM-DD], liveness at /healthz.
+/departments/<code>/<year>[?asOf=YYYY-MM-DD], the assessment bulletin and its CSV at
+/departments/<code>/<year>/assessment[/<month>][.csv], liveness at /healthz.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 from services.common.db import create_pool
-from services.reporting.page import evaluation_page
+from services.reporting.page import assessment_csv, assessment_page, evaluation_page
 from services.reporting.schema import Context, schema
 from services.reporting.settings import ReportingSettings
 
@@ -50,6 +51,10 @@ def build_app(settings: ReportingSettings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/departments/{code}/{year:int}", evaluation_page),
+            Route("/departments/{code}/{year:int}/assessment", assessment_page),
+            Route("/departments/{code}/{year:int}/assessment.csv", assessment_csv),
+            Route("/departments/{code}/{year:int}/assessment/{month:int}", assessment_page),
+            Route("/departments/{code}/{year:int}/assessment/{month:int}.csv", assessment_csv),
         ],
         lifespan=lifespan,
     )

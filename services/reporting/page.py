@@ -1,11 +1,16 @@
-"""The evaluation page: ``/departments/<code>/<year>[?asOf=YYYY-MM-DD]``.
+"""The evaluation page ``/departments/<code>/<year>[?asOf=YYYY-MM-DD]`` and the assessment
+bulletin (通报) ``/departments/<code>/<year>/assessment[/<month>][.csv][?asOf=YYYY-MM-DD]``.
 
-It asks the GraphQL schema (the same query an evaluator could send), so the page and the API
-cannot disagree; it renders a printable HTML report with inline SVG charts, no JavaScript.
+They ask the GraphQL schema (the same queries an evaluator could send), so the pages and the
+API cannot disagree; they render printable HTML with inline SVG charts, no JavaScript. The
+bulletin's CSV carries exactly the rows of its table.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from services.reporting.schema import Context, schema
 
@@ -39,6 +44,37 @@ query($department: String!, $fiscalYear: Int!, $asOf: Date) {{
     monthly {{ month arrivedInMonth spentInMonth acceptedInMonth closedInMonth arrived spent
                arrivalRate executionRate accepted closed closureRate }}
     lines {{ lineId title category {BUDGET} {SCORED} }}
+    yearOverYear {{ metric current previous change changeRate }}
+  }}
+}}
+"""
+# the metrics the evaluation page compares with the previous year: label, how to show it
+COMPARED = {
+    "adjusted_budget": ("调整后预算（元）", "money"),
+    "spent": ("实际支出（元）", "money"),
+    "execution_rate": ("预算执行率", "rate"),
+    "sangong_spent": ("“三公”经费支出（元）", "money"),
+    "sangong_control_rate": ("“三公”控制率", "rate"),
+    "accepted": ("受理案件", "count"),
+    "closed": ("结案", "count"),
+    "closure_rate": ("结案率", "rate"),
+    "on_time_rate": ("按期结案率", "rate"),
+    "score": ("自评得分", "count"),
+}
+AGES = ("upTo3", "from4To10", "from11To30", "over30")
+ASSESSMENT_QUERY = f"""
+query($department: String!, $fiscalYear: Int!, $month: Int, $asOf: Date) {{
+  assessment(department: $department, fiscalYear: $fiscalYear, month: $month, asOf: $asOf) {{
+    department name fiscalYear month period start asOf previousPeriod
+    scheme {{ effectiveMonth document indicators {{ metric name weight }} }}
+    total {{ dispatched disposed closed due dueClosed closedOnTime open overdue closureRateDue
+             onTimeRate overdueByAge {{ {" ".join(AGES)} }} }}
+    assignees {{
+      assignee name score rank previousScore previousRank scoreChange rankChange
+      indicators {{ metric rate points }}
+      cases {{ dispatched disposed closed due dueClosed closedOnTime open overdue closureRateDue
+               onTimeRate overdueByAge {{ {" ".join(AGES)} }} }}
+    }}
   }}
 }}
 """
@@ -49,9 +85,24 @@ def percent(rate: str | None) -> str:
     return "—" if rate is None else f"{Decimal(rate) * 100:.2f} %"
 
 
-def money(amount: str) -> str:
-    """'36890100.00' -> '36,890,100.00' (yuan, exact)."""
-    return f"{Decimal(amount):,.2f}"
+def money(amount: str | None) -> str:
+    """'36890100.00' -> '36,890,100.00' (yuan, exact); None -> '—'."""
+    return "—" if amount is None else f"{Decimal(amount):,.2f}"
+
+
+def shown(value: str | None, kind: str, change: bool = False) -> str:
+    """A compared metric as the page shows it: money, a rate (its change in points) or a
+    plain number."""
+    if kind == "money":
+        return money(value)
+    if kind == "rate":
+        return points(value) if change else percent(value)
+    return "—" if value is None else value
+
+
+def points(change: str | None) -> str:
+    """A change of rate, '0.0173' -> '+1.73 个百分点'."""
+    return "—" if change is None else f"{Decimal(change) * 100:+.2f} 个百分点"
 
 
 def curve(points: list[str | None], width: int = 560, height: int = 160) -> str:
@@ -68,30 +119,132 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
 )
-templates.filters.update(percent=percent, money=money, curve=curve)
+templates.filters.update(percent=percent, money=money, curve=curve, shown=shown)
 
 
-async def evaluation_page(request: Request) -> HTMLResponse:
-    variables: dict[str, Any] = {
-        "department": request.path_params["code"],
-        "fiscalYear": request.path_params["year"],
-        "asOf": request.query_params.get("asOf"),
-    }
-    if variables["asOf"]:
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _answer(request: Request, query: str, **variables: Any) -> dict[str, Any]:
+    """The data of a GraphQL query for a page, asOf taken from the query string."""
+    as_of = request.query_params.get("asOf")
+    if as_of:
         try:
-            date.fromisoformat(variables["asOf"])
+            date.fromisoformat(as_of)
         except ValueError:
-            return _error(400, f"asOf {variables['asOf']!r} is not a date (YYYY-MM-DD)")
+            raise PageError(400, f"asOf {as_of!r} is not a date (YYYY-MM-DD)") from None
     result = await schema.execute(
-        QUERY, variable_values=variables, context_value=Context(request.app.state.pool)
+        query,
+        variable_values={**variables, "asOf": as_of or None},
+        context_value=Context(request.app.state.pool),
     )
     if result.errors:
-        return _error(404, "; ".join(error.message for error in result.errors))
+        raise PageError(404, "; ".join(error.message for error in result.errors))
     assert result.data is not None
-    html = templates.get_template("evaluation.html").render(e=result.data["departmentEvaluation"])
+    return result.data
+
+
+def _page(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+    async def page(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PageError as error:
+            html = templates.get_template("error.html").render(message=str(error))
+            return HTMLResponse(html, status_code=error.status)
+
+    return page
+
+
+@_page
+async def evaluation_page(request: Request) -> Response:
+    data = await _answer(
+        request,
+        QUERY,
+        department=request.path_params["code"],
+        fiscalYear=request.path_params["year"],
+    )
+    html = templates.get_template("evaluation.html").render(
+        e=data["departmentEvaluation"], compared=COMPARED
+    )
     return HTMLResponse(html)
 
 
-def _error(status: int, message: str) -> HTMLResponse:
-    html = templates.get_template("error.html").render(message=message)
-    return HTMLResponse(html, status_code=status)
+def bulletin_rows(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The bulletin's table (headers, rows): ranked assignees, the unassessed, the total."""
+    indicators = a["scheme"]["indicators"]
+    headers = [
+        "排名", "单位代码", "单位", "得分", "上期得分", "得分变化", "名次变化",
+        *(f"{i['name'] or i['metric']}得分（{i['weight']}）" for i in indicators),
+        "派遣", "处置", "结案", "应结案", "应结案已结", "按期结案", "结案率", "按期结案率",
+        "积压", "超期", "超期≤3天", "超期4–10天", "超期11–30天", "超期>30天",
+    ]  # fmt: skip
+
+    def figures(c: dict[str, Any]) -> list[str]:
+        counts = ("dispatched", "disposed", "closed", "due", "dueClosed", "closedOnTime")
+        return [
+            *(str(c[k]) for k in counts),
+            percent(c["closureRateDue"]),
+            percent(c["onTimeRate"]),
+            str(c["open"]),
+            str(c["overdue"]),
+            *(str(c["overdueByAge"][age]) for age in AGES),
+        ]
+
+    rows = []
+    for r in a["assignees"]:
+        rank_change = r["rankChange"]
+        rows.append([
+            "未考核" if r["rank"] is None else str(r["rank"]),
+            r["assignee"],
+            r["name"] or "",
+            r["score"] or "—",
+            r["previousScore"] or "—",
+            "—" if r["scoreChange"] is None else f"{Decimal(r['scoreChange']):+.2f}",
+            "—" if rank_change is None else (f"↑{rank_change}" if rank_change > 0
+                                             else f"↓{-rank_change}" if rank_change < 0 else "0"),
+            *(i["points"] or "—" for i in r["indicators"]),
+            *figures(r["cases"]),
+        ])  # fmt: skip
+    rows.append(["合计", "", "", "", "", "", "", *("" for _ in indicators), *figures(a["total"])])
+    return headers, rows
+
+
+async def _assessment(request: Request) -> dict[str, Any]:
+    data = await _answer(
+        request,
+        ASSESSMENT_QUERY,
+        department=request.path_params["code"],
+        fiscalYear=request.path_params["year"],
+        month=request.path_params.get("month"),
+    )
+    return data["assessment"]  # type: ignore[no-any-return]
+
+
+@_page
+async def assessment_page(request: Request) -> Response:
+    a = await _assessment(request)
+    headers, rows = bulletin_rows(a)
+    csv_href = request.url.path + ".csv" + (f"?{request.url.query}" if request.url.query else "")
+    html = templates.get_template("assessment.html").render(
+        a=a, headers=headers, rows=rows, csv_href=csv_href
+    )
+    return HTMLResponse(html)
+
+
+@_page
+async def assessment_csv(request: Request) -> Response:
+    a = await _assessment(request)
+    headers, rows = bulletin_rows(a)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    name = f"assessment-{a['department']}-{a['period']}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),  # the BOM tells spreadsheet programs it is UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )

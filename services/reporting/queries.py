@@ -188,7 +188,7 @@ async def department_budgets(
         f"""
         WITH {_EVALUATIONS}
         SELECT k.i, l.category AS key, {_LINE_SUMS},
-               coalesce(sum(d.adjusted_budget) FILTER (WHERE l.sangong IS NOT NULL), 0)
+               coalesce(sum(d.initial_budget) FILTER (WHERE l.sangong IS NOT NULL), 0)
                    AS sangong_budget,
                coalesce(sum(d.spent) FILTER (WHERE l.sangong IS NOT NULL), 0) AS sangong_spent
         FROM k JOIN performance.lines l

@@ -97,7 +97,9 @@ class BudgetMetrics:
     execution_rate: str | None = strawberry.field(description="spent / adjusted_budget")
     spent_of_arrived_rate: str | None = strawberry.field(description="spent / arrived")
     sangong_budget: str = strawberry.field(
-        description='Adjusted budget of the "三公" lines (reception, vehicles, overseas travel)'
+        description='Budget of the "三公" lines (reception, vehicles, overseas travel) as '
+        "authorised (年初预算): control is measured against it, not against a budget adjusted "
+        "down to what was spent"
     )
     sangong_spent: str = strawberry.field(description='Spent on the "三公" lines')
     sangong_control_rate: str | None = strawberry.field(description='"三公" spent / "三公" budget')
@@ -959,7 +961,7 @@ def _line_evaluation(
     targets: dict[str, list[dict[str, Any]]],
 ) -> LineEvaluation:
     sums = budget["sums"]
-    sangong = (sums["adjusted_budget"], sums["spent"]) if line["sangong"] else (0, 0)
+    sangong = (sums["initial_budget"], sums["spent"]) if line["sangong"] else (0, 0)
     fields = budget_fields(
         sums,
         (Decimal(sangong[0]), Decimal(sangong[1])),

@@ -4,18 +4,23 @@ through GraphQL over HTTP."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
+from demo.guandu2017 import FUNCTIONAL, STREETS
 from deploy.infra import REPO, free_port
-from tests.helpers import chromium, graphql, text_by_id
+from tests.helpers import chromium, graphql, table_rows, text_by_id
 
 pytestmark = pytest.mark.e2e
 
@@ -140,12 +145,14 @@ async def test_the_seed_reports_figures(stack: str) -> None:
     months = centre["monthly"]
     assert [m["month"] for m in months] == [f"2017-{m:02d}" for m in range(1, 13)]
     assert (months[-1]["accepted"], months[-1]["closureRate"]) == (452034, "0.9673")
-    assert {d["code"]: d["parent"] for d in data["departments"]} == {
+    parents = {d["code"]: d["parent"] for d in data["departments"]}
+    assert {code: parents[code] for code in ("GD-GRID", "GD-CGJ", "GD-SGB", "GD-ZFDD")} == {
         "GD-CGJ": None,
         "GD-GRID": None,
         "GD-SGB": "GD-CGJ",
         "GD-ZFDD": "GD-CGJ",
     }
+    assert {f"GD-JD0{n}" for n in range(1, 9)} <= set(parents)  # the (invented) streets
 
 
 async def test_as_of_a_date_before_the_money_arrived(stack: str) -> None:
@@ -209,3 +216,124 @@ async def test_the_evaluation_page_shows_the_same_figures(
 
     missing = chromium(f"{base}/departments/NOPE/2017", shots / "profile")
     assert "unknown department 'NOPE'" in text_by_id(missing, "error")
+
+
+ASSESSMENT = """
+query($month: Int) {
+  assessment(department: "GD-GRID", fiscalYear: 2017, month: $month) {
+    period asOf scheme { effectiveMonth indicators { metric name weight } }
+    total { due closed open overdue }
+    assignees { assignee name rank score previousScore rankChange
+                indicators { rate points }
+                cases { dispatched due dueClosed closedOnTime onTimeRate closureRateDue open
+                        overdue overdueByAge { upTo3 from4To10 from11To30 over30 } } }
+  }
+}
+"""
+
+
+def percent(rate: str | None) -> str:
+    return "—" if rate is None else f"{Decimal(rate) * 100:.2f} %"
+
+
+async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
+    stack: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The bulletin (通报) of September and the year-end review, rendered by headless
+    Chromium and downloaded as CSV: the same ranked rows as GraphQL."""
+    base = stack.removesuffix("/graphql")
+    shots = tmp_path_factory.mktemp("bulletin")
+    for month, path in ((9, "assessment/9"), (None, "assessment")):
+        data = (await graphql(stack, ASSESSMENT, month=month))["assessment"]
+        codes = [a["assignee"] for a in data["assignees"]]
+        # the 8 streets and 4 bureaus of the demo, all assessed, best first
+        assert sorted(codes) == sorted(code for code, *_ in STREETS + FUNCTIONAL)
+        ranks = [a["rank"] for a in data["assignees"]]
+        assert ranks == sorted(ranks) and ranks[0] == 1 and None not in ranks
+        # from July the centre weights on-time closure 60 / closure 40 (AssessmentSchemeSet)
+        weights = [(i["metric"], i["weight"]) for i in data["scheme"]["indicators"]]
+        assert weights == [("on_time_rate", "60"), ("closure_rate_due", "40")]
+        for a in data["assignees"]:
+            on_time, closure = (Decimal(i["rate"]) for i in a["indicators"])
+            assert Decimal(a["score"]) == sum(Decimal(i["points"]) for i in a["indicators"])
+            assert Decimal(a["indicators"][0]["points"]) == (60 * on_time).quantize(Decimal("0.01"))
+            assert a["indicators"][0]["rate"] == a["cases"]["onTimeRate"]
+        # realistic differences: the slowest street is well behind the fastest
+        scores = [Decimal(a["score"]) for a in data["assignees"]]
+        assert scores[0] - scores[-1] > 10
+
+        page = chromium(f"{base}/departments/GD-GRID/2017/{path}", shots / "profile",
+                        shots / f"{path.replace('/', '-')}.png")  # fmt: skip
+        table = table_rows(page, "bulletin")
+        response = httpx.get(f"{base}/departments/GD-GRID/2017/{path}.csv", timeout=30)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        text = response.content.decode("utf-8")
+        assert text.startswith("\ufeff")  # BOM: spreadsheet programs read the headers right
+        assert list(csv.reader(io.StringIO(text.removeprefix("\ufeff")))) == table
+        header, *rows, total = table
+        assert header[:4] == ["排名", "单位代码", "单位", "得分"]
+        column = {name: i for i, name in enumerate(header)}
+        for row, a in zip(rows, data["assignees"], strict=True):
+            c = a["cases"]
+            shown = {
+                name: row[column[name]]
+                for name in (
+                    "排名",
+                    "单位代码",
+                    "单位",
+                    "得分",
+                    "应结案",
+                    "按期结案",
+                    "结案率",
+                    "按期结案率",
+                    "积压",
+                    "超期",
+                    "超期>30天",
+                )
+            }
+            assert shown == {
+                "排名": str(a["rank"]), "单位代码": a["assignee"], "单位": a["name"],
+                "得分": a["score"], "应结案": str(c["due"]), "按期结案": str(c["closedOnTime"]),
+                "结案率": percent(c["closureRateDue"]), "按期结案率": percent(c["onTimeRate"]),
+                "积压": str(c["open"]), "超期": str(c["overdue"]),
+                "超期>30天": str(c["overdueByAge"]["over30"]),
+            }  # fmt: skip
+        assert total[0] == "合计" and total[column["应结案"]] == str(data["total"]["due"])
+        assert "按期结案率 60 分，结案率 40 分" in text_by_id(page, "scheme")
+
+    # the year's figures add up over the months, and the backlog is the year-end one
+    months = [(await graphql(stack, ASSESSMENT, month=m))["assessment"] for m in range(1, 13)]
+    assert sum(m["total"]["closed"] for m in months) == data["total"]["closed"]
+    assert months[-1]["total"]["open"] == data["total"]["open"]
+    assert months[0]["scheme"]["effectiveMonth"] == 1  # 50 / 50 from January
+    assert months[7]["assignees"][0]["previousScore"] is not None  # compared with July
+
+
+async def test_year_over_year(stack: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = await graphql(
+        stack,
+        """{ departmentEvaluation(department: "GD-GRID", fiscalYear: 2017) {
+               previousYear { fiscalYear cases { accepted closed closureRate } }
+               yearOverYear { metric current previous change changeRate } } }""",
+    )
+    evaluation = data["departmentEvaluation"]
+    assert evaluation["previousYear"] == {
+        "fiscalYear": 2016,
+        "cases": {"accepted": 96000, "closed": 90432, "closureRate": "0.9420"},
+    }
+    changes = {c["metric"]: c for c in evaluation["yearOverYear"]}
+    # "“三公”经费预算0.5万元, 决算数0.37万元, 比2016年有所减少" (2016: invented)
+    assert changes["sangong_spent"] == {
+        "metric": "sangong_spent", "current": "3700.00", "previous": "4400.00",
+        "change": "-700.00", "changeRate": "-0.1591",
+    }  # fmt: skip
+    assert (changes["sangong_control_rate"]["current"], changes["closure_rate"]["change"]) == (
+        "0.7400",
+        "0.0253",
+    )
+    shots = tmp_path_factory.mktemp("year-over-year")
+    page = chromium(f"{stack.removesuffix('/graphql')}/departments/GD-GRID/2017", shots)
+    rows = {row[0]: row[1:] for row in table_rows(page, "year-over-year")}
+    assert rows["“三公”经费支出（元）"] == ["3,700.00", "4,400.00", "-700.00", "-15.91 %"]
+    assert rows["结案率"] == ["96.73 %", "94.20 %", "+2.53 个百分点", "—"]

@@ -265,9 +265,9 @@ async def test_a_scheme_set_in_mid_year_scores_from_its_month_on(
     for row in july["assignees"]:
         if row["score"] is not None:
             on_time, closure = (Decimal(i["rate"]) for i in row["indicators"])
-            assert Decimal(row["indicators"][0]["points"]) == (70 * min(on_time, 1)).quantize(
-                Decimal("0.01"), ROUND_HALF_UP
-            )
+            assert Decimal(row["indicators"][0]["points"]) == (
+                70 * min(on_time, Decimal(1))
+            ).quantize(Decimal("0.01"), ROUND_HALF_UP)
             assert Decimal(row["score"]) == sum(Decimal(i["points"]) for i in row["indicators"])
     # the months before keep their scores: the same as with no scheme at all
     for month in range(1, 7):

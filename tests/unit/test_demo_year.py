@@ -22,15 +22,26 @@ def test_budget_figures_come_from_the_report() -> None:
     assert total[("FundsArrived", zhgd)] == Decimal("26942600.00")
     assert total[("FundsTransferred", zhgd)] == Decimal("9297200.00") + Decimal("17645400.00")
     assert total[("Disbursed", zhgd)] == Decimal("3907946.12")
-    for line, amount in ((demo.BASIC_LINE, "1289300.00"), (demo.PROJECT_LINE_GRID, "2936700.00")):
-        for kind in ("BudgetAuthorised", "FundsArrived", "Disbursed"):
-            assert total[(kind, line)] == Decimal(amount)
+    assert total[("Disbursed", demo.PROJECT_LINE_GRID)] == Decimal("2936700.00")
+    # "基本支出数为128.93万元", of which "三公" 0.37万 of a 0.5万 budget, the rest taken back
+    sangong = demo.SANGONG_LINE
+    assert total[("Disbursed", demo.BASIC_LINE)] + total[("Disbursed", sangong)] == Decimal(
+        "1289300.00"
+    )
+    assert (total[("BudgetAuthorised", sangong)], total[("Disbursed", sangong)]) == (
+        Decimal("5000.00"),
+        Decimal("3700.00"),
+    )
+    for line in (demo.BASIC_LINE, demo.PROJECT_LINE_GRID, sangong):  # execution 100 %
+        adjusted = total[("BudgetAuthorised", line)] + total[("BudgetAdjusted", line)]
+        assert adjusted == total[("FundsArrived", line)] == total[("Disbursed", line)]
 
 
 def test_case_figures_come_from_the_report_and_are_reproducible() -> None:
     stages: Counter[str] = Counter()
     public: Counter[str] = Counter()
     advance: Counter[str] = Counter()
+    assignees: Counter[str] = Counter()
     digest = hashlib.sha256()
     for e in demo.case_events():
         digest.update(json.dumps(e, ensure_ascii=False).encode())
@@ -39,10 +50,30 @@ def test_case_figures_come_from_the_report_and_are_reproducible() -> None:
             public[e["event_type"]] += 1
         if e["data"].get("advance_disposal"):
             advance[e["data"]["kind"]] += 1
+        if e["event_type"] == "CaseDispatched":
+            assignees[e["data"]["assignee"]] += 1
     assert stages["CaseAccepted"] == 452_034 and stages["CaseClosed"] == 437_273
     assert public["CaseReported"] == 5_475
     assert advance == {"component": 932, "event": 18_592}
+    # every case but the advance disposals is filed and dispatched (some twice: 改派) to the
+    # 8 streets and 4 bureaus
+    assert stages["CaseFiled"] == 452_034 - 19_524
+    assert stages["CaseFiled"] < stages["CaseDispatched"] < stages["CaseFiled"] * 1.05
+    assert set(assignees) == {code for code, *_ in demo.STREETS + demo.FUNCTIONAL}
     again = hashlib.sha256()
     for e in demo.case_events():
         again.update(json.dumps(e, ensure_ascii=False).encode())
     assert again.hexdigest() == digest.hexdigest()
+
+
+def test_the_previous_year_is_there_for_the_comparison() -> None:
+    events = [e for _, e in demo.previous_year_events()]
+    assert {e["fiscal_year"] for e in events} == {2016}
+    spent = sum(
+        Decimal(e["data"]["amount"])
+        for e in events
+        if e["event_type"] == "Disbursed" and e["data"]["line_id"].endswith("SANGONG")
+    )
+    assert spent == Decimal("4400.00") > Decimal("3700.00")  # "比2016年有所减少"
+    stages = Counter(e["event_type"] for e in events)
+    assert (stages["CaseAccepted"], stages["CaseClosed"]) == (96_000, 90_432)
