@@ -68,12 +68,16 @@ class Stack:
 
     def ledger_cli(self, *args: str, stdin: bytes | None = None, exit_code: int = 0) -> str:
         """Run the operator CLI (``ledger ...``) against this stack; what it printed."""
+        return self.cli("ledger", *args, stdin=stdin, exit_code=exit_code)
+
+    def cli(self, service: str, *args: str, stdin: bytes | None = None, exit_code: int = 0) -> str:
+        """Run a service's operator CLI (``ledger``, ``performance``); what it printed."""
         done = subprocess.run(
-            [sys.executable, "-m", "services.ledger.cli", *args],
+            [sys.executable, "-m", f"services.{service}.cli", *args],
             env={**os.environ, "DATABASE_URL": self.dsn, **self.kafka.env(), "COLUMNS": "200"},
             input=stdin,
             capture_output=True,
-            timeout=60,
+            timeout=600,
         )
         output = done.stdout.decode() + done.stderr.decode()
         assert done.returncode == exit_code, output

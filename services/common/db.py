@@ -27,9 +27,16 @@ def _as_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 4) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, min_size: int = 1, max_size: int = 4, projections: str = "performance"
+) -> asyncpg.Pool:
+    """A pool whose unqualified table names are those of the ``projections`` schema."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": projections},
     )
     assert pool is not None
     return pool

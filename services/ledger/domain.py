@@ -373,13 +373,14 @@ class Procurement(Aggregate):
 class Case(Aggregate):
     kind: ClassVar[str] = "case"
     stage: int = -1  # index into CASE_STAGES of the last stage reached
+    fiscal_year: int | None = None  # of its CaseReported (None: stored by an older version)
 
     @classmethod
     def from_state(cls, version: int, s: dict[str, Any]) -> Case:
-        return cls(version=version, stage=s["stage"])
+        return cls(version=version, stage=s["stage"], fiscal_year=s.get("fiscal_year"))
 
     def state(self) -> dict[str, Any]:
-        return {"stage": self.stage}
+        return {"stage": self.stage, "fiscal_year": self.fiscal_year}
 
     def check_stage(self, event: Envelope) -> None:
         new = CASE_STAGES.index(event.event_type)
@@ -400,8 +401,21 @@ class Case(Aggregate):
                 "event_type",
             )
 
+    def check_year(self, event: Envelope) -> None:
+        if self.fiscal_year is not None and event.fiscal_year != self.fiscal_year:
+            raise Rejected(
+                "case_fiscal_year_mismatch",
+                f"fiscal_year: case {event.data.case_id!r} belongs to fiscal year "
+                f"{self.fiscal_year} (its CaseReported); every stage of it must carry that year",
+                "fiscal_year",
+            )
+
     def record(self, event: Envelope, refs: References) -> dict[str, Any]:
         self.check_stage(event)
+        if self.stage >= 0:
+            self.check_year(event)
+        else:
+            self.fiscal_year = event.fiscal_year
         self.stage = CASE_STAGES.index(event.event_type)
         self.version += 1
         return {}

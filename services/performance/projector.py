@@ -52,6 +52,7 @@ CASE_STAGE_COLUMNS = {
 CASE_COLUMNS = (
     "department",
     "case_id",
+    "fiscal_year",
     "channel",
     "category",
     "kind",
@@ -285,6 +286,7 @@ class BatchProjection:
             **dict.fromkeys(CASE_COLUMNS),
             "department": event["department"],
             "case_id": data["case_id"],
+            "fiscal_year": event["fiscal_year"],
             "channel": data["channel"],
             "category": data["category"],
             "kind": data["kind"],

@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS performance.cases (
     closed_at        timestamptz,
     PRIMARY KEY (department, case_id)
 );
+-- the fiscal year of its CaseReported (a replay rebuilds a year's cases)
+ALTER TABLE performance.cases ADD COLUMN IF NOT EXISTS fiscal_year integer;
 
 -- Daily case counts per dimension ('channel', 'category', 'kind', and 'assignee' from a
 -- case's dispatch on); totals are the sum over 'kind', since every case has exactly one.

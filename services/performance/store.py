@@ -15,6 +15,13 @@ from services.performance.projector import (
     BatchProjection,
 )
 
+CASE_COLUMN_TYPES = {
+    **dict.fromkeys(("department", "case_id", "channel", "category", "kind", "assignee"), "text"),
+    "fiscal_year": "int",
+    "advance_disposal": "boolean",
+    **dict.fromkeys((c for c in CASE_COLUMNS if c.endswith("_at")), "timestamptz"),
+}
+
 
 def _columns(names: Sequence[str], types: Sequence[str]) -> tuple[str, str]:
     """(column list, unnest(...) argument list) for a bulk upsert."""
@@ -51,7 +58,7 @@ async def apply_entries(
         projection = BatchProjection(timezone, await _load_cases(conn, fresh))
         for entry in fresh:
             projection.apply(entry)
-        await _write(conn, projection)
+        await write(conn, projection)
         await conn.execute(
             """
             UPDATE performance.applied_positions a SET position = u.position
@@ -86,11 +93,12 @@ async def _load_cases(
     return {(row["department"], row["case_id"]): dict(row) for row in rows}
 
 
-async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
+async def write(conn: asyncpg.Connection, p: BatchProjection, schema: str = "performance") -> None:
+    """Add a projection's rows to the tables of ``schema`` (the live one, or a replay's)."""
     if p.departments:
         await conn.executemany(
-            """
-            INSERT INTO performance.departments VALUES ($1, $2, $3, $4, $5)
+            f"""
+            INSERT INTO {schema}.departments VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent,
                 headcount_authorised = excluded.headcount_authorised,
                 headcount_actual = excluded.headcount_actual
@@ -99,8 +107,8 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
     if p.lines:
         await conn.executemany(
-            """
-            INSERT INTO performance.lines VALUES ($1, $2, $3, $4, $5, $6, $7)
+            f"""
+            INSERT INTO {schema}.lines VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (line_id) DO NOTHING
             """,
             [tuple(line.values()) for line in p.lines.values()],
@@ -111,7 +119,7 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
         await conn.execute(
             f"""
-            INSERT INTO performance.line_daily ({names}) SELECT * FROM unnest({args})
+            INSERT INTO {schema}.line_daily ({names}) SELECT * FROM unnest({args})
             ON CONFLICT (line_id, day) DO UPDATE SET
             {", ".join(f"{m} = line_daily.{m} + excluded.{m}" for m in LINE_MEASURES)}
             """,
@@ -121,8 +129,8 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
     if p.spending_daily:
         await conn.execute(
-            """
-            INSERT INTO performance.line_spending_daily
+            f"""
+            INSERT INTO {schema}.line_spending_daily
             SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::numeric[])
             ON CONFLICT (line_id, day, economic_class, spending_department)
             DO UPDATE SET spent = line_spending_daily.spent + excluded.spent
@@ -131,12 +139,11 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
             list(p.spending_daily.values()),
         )
     if p.touched_cases:
-        types = ["text"] * 5 + ["boolean"] + ["timestamptz"] * 5 + ["text"] + ["timestamptz"] * 2
-        names, args = _columns(CASE_COLUMNS, types)
+        names, args = _columns(CASE_COLUMNS, [CASE_COLUMN_TYPES[c] for c in CASE_COLUMNS])
         touched = [p.cases[key] for key in p.touched_cases]
         await conn.execute(
             f"""
-            INSERT INTO performance.cases ({names}) SELECT * FROM unnest({args})
+            INSERT INTO {schema}.cases ({names}) SELECT * FROM unnest({args})
             ON CONFLICT (department, case_id) DO UPDATE SET
             {", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[2:])}
             """,
@@ -144,8 +151,8 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
     if p.targets:
         await conn.executemany(
-            """
-            INSERT INTO performance.targets VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+            f"""
+            INSERT INTO {schema}.targets VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                                                     $12)
             ON CONFLICT (department, target_id) DO UPDATE SET fiscal_year = excluded.fiscal_year,
                 line_id = excluded.line_id, level1 = excluded.level1, level2 = excluded.level2,
@@ -157,14 +164,14 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
     if p.schemes:
         await conn.executemany(
-            """INSERT INTO performance.assessment_schemes VALUES ($1, $2, $3, $4, $5, $6, $7)
+            f"""INSERT INTO {schema}.assessment_schemes VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT DO NOTHING""",
             [tuple(scheme.values()) for scheme in p.schemes.values()],
         )
     if p.outputs_daily:
         await conn.execute(
-            """
-            INSERT INTO performance.outputs_daily
+            f"""
+            INSERT INTO {schema}.outputs_daily
             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
                                  $6::date[], $7::numeric[])
             ON CONFLICT (department, fiscal_year, indicator, unit, line_id, day)
@@ -175,8 +182,8 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
     if p.case_deadlines:
         await conn.execute(
-            """
-            INSERT INTO performance.case_deadlines
+            f"""
+            INSERT INTO {schema}.case_deadlines
             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::date[],
                                  $6::date[], $7::date[], $8::int[])
             ON CONFLICT (department, fiscal_year, dimension, value, deadline_day, closed_day,
@@ -193,7 +200,7 @@ async def _write(conn: asyncpg.Connection, p: BatchProjection) -> None:
         )
         await conn.execute(
             f"""
-            INSERT INTO performance.case_daily ({names}) SELECT * FROM unnest({args})
+            INSERT INTO {schema}.case_daily ({names}) SELECT * FROM unnest({args})
             ON CONFLICT (department, fiscal_year, dimension, value, day) DO UPDATE SET
             {", ".join(f"{c} = case_daily.{c} + excluded.{c}" for c in CASE_COUNTS)}
             """,

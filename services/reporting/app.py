@@ -39,7 +39,9 @@ async def healthz(request: Request) -> PlainTextResponse:
 def build_app(settings: ReportingSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings.database_url, max_size=8)
+        app.state.pool = await create_pool(
+            settings.database_url, max_size=8, projections=settings.projection_schema
+        )
         try:
             yield
         finally:

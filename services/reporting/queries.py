@@ -1,5 +1,8 @@
 """Read-only queries over the performance projections. Every query sums daily buckets up
-to a day, so its cost depends on days and dimensions, never on the number of events."""
+to a day, so its cost depends on days and dimensions, never on the number of events.
+
+Table names are unqualified: the connection's search_path names the projection schema (the
+live ``performance``, or a snapshot a replay kept)."""
 
 from __future__ import annotations
 
@@ -50,10 +53,10 @@ async def departments_known(
     rows = await conn.fetch(
         """
         SELECT k.code, d.name, d.parent, d.headcount_authorised, d.headcount_actual
-        FROM unnest($1::text[]) AS k(code) LEFT JOIN performance.departments d USING (code)
+        FROM unnest($1::text[]) AS k(code) LEFT JOIN departments d USING (code)
         WHERE d.code IS NOT NULL
-           OR EXISTS (SELECT 1 FROM performance.lines l WHERE l.department = k.code)
-           OR EXISTS (SELECT 1 FROM performance.case_daily c WHERE c.department = k.code)
+           OR EXISTS (SELECT 1 FROM lines l WHERE l.department = k.code)
+           OR EXISTS (SELECT 1 FROM case_daily c WHERE c.department = k.code)
         """,
         codes,
     )
@@ -65,8 +68,8 @@ async def subunits(conn: asyncpg.Connection, roots: list[str]) -> dict[str, list
     rows = await conn.fetch(
         """
         WITH RECURSIVE tree (root, code) AS (
-            SELECT parent, code FROM performance.departments WHERE parent = ANY($1::text[])
-            UNION SELECT t.root, d.code FROM performance.departments d
+            SELECT parent, code FROM departments WHERE parent = ANY($1::text[])
+            UNION SELECT t.root, d.code FROM departments d
                   JOIN tree t ON d.parent = t.code)
         SELECT root, code FROM tree ORDER BY root, code
         """,
@@ -84,9 +87,9 @@ async def with_data(conn: asyncpg.Connection, evaluations: list[Evaluation]) -> 
         f"""
         WITH {_EVALUATIONS}
         SELECT DISTINCT k.i FROM k
-        WHERE EXISTS (SELECT 1 FROM performance.lines l
+        WHERE EXISTS (SELECT 1 FROM lines l
                       WHERE l.department = k.department AND l.fiscal_year = k.fiscal_year)
-           OR EXISTS (SELECT 1 FROM performance.case_daily c
+           OR EXISTS (SELECT 1 FROM case_daily c
                       WHERE c.department = k.department AND c.fiscal_year = k.fiscal_year)
         """,
         *_evaluation_args(evaluations),
@@ -96,7 +99,7 @@ async def with_data(conn: asyncpg.Connection, evaluations: list[Evaluation]) -> 
 
 async def line_ids(conn: asyncpg.Connection, codes: list[str], fiscal_year: int) -> list[str]:
     rows = await conn.fetch(
-        """SELECT line_id FROM performance.lines
+        """SELECT line_id FROM lines
            WHERE department = ANY($1::text[]) AND fiscal_year = $2 ORDER BY category, line_id""",
         codes,
         fiscal_year,
@@ -105,9 +108,7 @@ async def line_ids(conn: asyncpg.Connection, codes: list[str], fiscal_year: int)
 
 
 async def lines_by_id(conn: asyncpg.Connection, line_ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT * FROM performance.lines WHERE line_id = ANY($1::text[])", line_ids
-    )
+    rows = await conn.fetch("SELECT * FROM lines WHERE line_id = ANY($1::text[])", line_ids)
     return {row["line_id"]: dict(row) for row in rows}
 
 
@@ -123,7 +124,7 @@ async def lines_budget(
     sums = await conn.fetch(
         f"""
         SELECT k.i, {_LINE_SUMS} FROM {_KEYS}
-        LEFT JOIN performance.line_daily d ON d.line_id = k.line_id AND d.day <= k.day
+        LEFT JOIN line_daily d ON d.line_id = k.line_id AND d.day <= k.day
         GROUP BY k.i ORDER BY k.i
         """,
         ids,
@@ -132,7 +133,7 @@ async def lines_budget(
     spending = await conn.fetch(
         f"""
         SELECT k.i, {_SPENDING_SPLIT} FROM {_KEYS}
-        JOIN performance.line_spending_daily s ON s.line_id = k.line_id AND s.day <= k.day
+        JOIN line_spending_daily s ON s.line_id = k.line_id AND s.day <= k.day
         GROUP BY GROUPING SETS ((k.i, s.economic_class), (k.i, s.spending_department))
         ORDER BY 1, 2, 3
         """,
@@ -152,7 +153,7 @@ async def lines_targets(
     conn: asyncpg.Connection, line_ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     rows = await conn.fetch(
-        "SELECT * FROM performance.targets WHERE line_id = ANY($1::text[]) ORDER BY target_id",
+        "SELECT * FROM targets WHERE line_id = ANY($1::text[]) ORDER BY target_id",
         line_ids,
     )
     found: dict[str, list[dict[str, Any]]] = {}
@@ -168,7 +169,7 @@ async def lines_outputs(
     rows = await conn.fetch(
         f"""
         SELECT k.i, o.indicator, o.unit, sum(o.quantity) AS quantity FROM {_KEYS}
-        JOIN performance.outputs_daily o ON o.line_id = k.line_id AND o.day <= k.day
+        JOIN outputs_daily o ON o.line_id = k.line_id AND o.day <= k.day
         GROUP BY k.i, o.indicator, o.unit ORDER BY k.i, o.indicator, o.unit
         """,
         [k[0] for k in keys],
@@ -191,9 +192,9 @@ async def department_budgets(
                coalesce(sum(d.initial_budget) FILTER (WHERE l.sangong IS NOT NULL), 0)
                    AS sangong_budget,
                coalesce(sum(d.spent) FILTER (WHERE l.sangong IS NOT NULL), 0) AS sangong_spent
-        FROM k JOIN performance.lines l
+        FROM k JOIN lines l
             ON l.department = k.department AND l.fiscal_year = k.fiscal_year
-        JOIN performance.line_daily d ON d.line_id = l.line_id AND d.day <= k.day
+        JOIN line_daily d ON d.line_id = l.line_id AND d.day <= k.day
         GROUP BY k.i, l.category ORDER BY k.i, l.category
         """,
         *args,
@@ -202,9 +203,9 @@ async def department_budgets(
         f"""
         WITH {_EVALUATIONS}
         SELECT k.i, {_SPENDING_SPLIT}
-        FROM k JOIN performance.lines l
+        FROM k JOIN lines l
             ON l.department = k.department AND l.fiscal_year = k.fiscal_year
-        JOIN performance.line_spending_daily s ON s.line_id = l.line_id AND s.day <= k.day
+        JOIN line_spending_daily s ON s.line_id = l.line_id AND s.day <= k.day
         GROUP BY GROUPING SETS ((k.i, s.economic_class), (k.i, s.spending_department))
         ORDER BY 1, 2, 3
         """,
@@ -268,7 +269,7 @@ async def department_cases(
         FROM ks k, LATERAL (
             SELECT dimension, value, {_CASE_PERIOD_TOTALS},
                    sum(accepted - closed_accepted) AS open
-            FROM performance.case_daily
+            FROM case_daily
             WHERE department = k.department AND fiscal_year = k.fiscal_year AND day <= k.day
             GROUP BY dimension, value) c
         GROUP BY k.i, c.dimension, c.value ORDER BY k.i, c.dimension, c.value
@@ -286,7 +287,7 @@ async def department_cases(
                                               AND c.closed_day <= k.day), 0)::int AS due_closed,
                coalesce(sum(c.cases) FILTER (WHERE {_OVERDUE}), 0)::int AS overdue,
                {_OVERDUE_BY_AGE}
-        FROM ks k JOIN performance.case_deadlines c ON c.department = k.department
+        FROM ks k JOIN case_deadlines c ON c.department = k.department
             AND c.fiscal_year = k.fiscal_year AND c.since_day <= k.day
         GROUP BY k.i, c.dimension, c.value
         """,
@@ -325,15 +326,15 @@ async def departments(conn: asyncpg.Connection, fiscal_year: int | None) -> list
     rows = await conn.fetch(
         """
         WITH known AS (
-            SELECT code FROM performance.departments
-            UNION SELECT department FROM performance.lines
-            UNION SELECT DISTINCT department FROM performance.case_daily)
+            SELECT code FROM departments
+            UNION SELECT department FROM lines
+            UNION SELECT DISTINCT department FROM case_daily)
         SELECT k.code, d.name, d.parent, d.headcount_authorised, d.headcount_actual
-        FROM known k LEFT JOIN performance.departments d USING (code)
+        FROM known k LEFT JOIN departments d USING (code)
         WHERE $1::int IS NULL OR d.code IS NOT NULL
-           OR EXISTS (SELECT 1 FROM performance.lines l
+           OR EXISTS (SELECT 1 FROM lines l
                       WHERE l.department = k.code AND l.fiscal_year = $1)
-           OR EXISTS (SELECT 1 FROM performance.case_daily c
+           OR EXISTS (SELECT 1 FROM case_daily c
                       WHERE c.department = k.code AND c.fiscal_year = $1)
         ORDER BY k.code
         """,
@@ -350,7 +351,7 @@ async def department_targets(
         """
         SELECT k.i, t.* FROM unnest($1::text[], $2::int[]) WITH ORDINALITY
             AS k(department, fiscal_year, i)
-        JOIN performance.targets t ON t.department = k.department
+        JOIN targets t ON t.department = k.department
             AND t.fiscal_year = k.fiscal_year AND t.line_id IS NULL
         ORDER BY k.i, t.target_id
         """,
@@ -371,7 +372,7 @@ async def department_outputs(
         f"""
         WITH {_EVALUATIONS}
         SELECT k.i, o.indicator, o.unit, sum(o.quantity) AS quantity
-        FROM k JOIN performance.outputs_daily o ON o.department = k.department
+        FROM k JOIN outputs_daily o ON o.department = k.department
             AND o.fiscal_year = k.fiscal_year AND o.day <= k.day
         GROUP BY k.i, o.indicator, o.unit ORDER BY k.i, o.indicator, o.unit
         """,
@@ -389,12 +390,12 @@ async def monthly(
         WITH budget AS (
             SELECT date_trunc('month', d.day)::date AS month, sum(d.adjusted_budget) AS adjusted,
                    sum(d.arrived) AS arrived, sum(d.spent) AS spent
-            FROM performance.lines l JOIN performance.line_daily d USING (line_id)
+            FROM lines l JOIN line_daily d USING (line_id)
             WHERE l.department = ANY($1::text[]) AND l.fiscal_year = $2 AND d.day <= $3 GROUP BY 1),
         cases AS (
             SELECT date_trunc('month', day)::date AS month, sum(accepted)::int AS accepted,
                    sum(closed)::int AS closed
-            FROM performance.case_daily
+            FROM case_daily
             WHERE department = ANY($1::text[]) AND fiscal_year = $2 AND dimension = 'kind'
               AND day <= $3
             GROUP BY 1)
@@ -420,7 +421,7 @@ async def assessment_schemes(
         SELECT k.i, s.effective_month, s.indicators, s.document
         FROM unnest($2::int[], $3::int[], $4::date[]) WITH ORDINALITY AS k(fiscal_year, month,
                                                                           day, i),
-        LATERAL (SELECT * FROM performance.assessment_schemes s
+        LATERAL (SELECT * FROM assessment_schemes s
                  WHERE s.department = $1 AND s.fiscal_year = k.fiscal_year
                    AND s.effective_month <= k.month AND s.set_day <= k.day
                  ORDER BY s.position DESC LIMIT 1) s

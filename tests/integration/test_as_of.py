@@ -290,7 +290,9 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
         await db_init(conn)
         conn.add_query_logger(lambda record: executed.append(record.query))
 
-    pool = await asyncpg.create_pool(database, init=init)
+    pool = await asyncpg.create_pool(
+        database, init=init, server_settings={"search_path": "performance"}
+    )
     assert pool is not None
     try:
         await migrate(pool, PERFORMANCE_SCHEMA)

@@ -19,6 +19,7 @@ def record(
     event_id: str | None = None,
     department: str = "D1",
     topic: str = "budget.events",
+    fiscal_year: int = 2017,
 ) -> InboundRecord:
     event = {
         "event_id": event_id or f"e{next(_offsets)}",
@@ -26,7 +27,7 @@ def record(
         "schema_version": 1,
         "occurred_at": "2017-05-01T10:00:00+08:00",
         "department": department,
-        "fiscal_year": 2017,
+        "fiscal_year": fiscal_year,
         "source": "test",
         "data": data,
     }
@@ -149,6 +150,21 @@ def test_case_stages_only_move_forward() -> None:
         "case_stage_out_of_order",
     ]
     assert [a.stream_version for a in decision.accepted] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_case_keeps_the_fiscal_year_of_its_report() -> None:
+    def case(event_type: str, year: int, **data: Any) -> InboundRecord:
+        return record(event_type, {"case_id": "C1", **data}, topic="case.events", fiscal_year=year)
+
+    decision = run(
+        case("CaseReported", 2017, channel="video", category="x", kind="event"),
+        case("CaseAccepted", 2017),
+        case("CaseClosed", 2018),  # closed in January: still a case of 2017
+        case("CaseClosed", 2017),
+    )
+    assert reasons(decision) == ["case_fiscal_year_mismatch"]
+    assert decision.refused[0].field == "fiscal_year"
+    assert [a.stream_version for a in decision.accepted] == [1, 2, 3]
 
 
 def test_events_must_come_on_their_topic() -> None:

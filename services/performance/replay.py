@@ -1,0 +1,330 @@
+"""Replay: rebuild a fiscal year's projections from the ledger's event store (the log of
+record), and the projection digest that proves a rebuild equal to the live projections.
+
+A replay streams the year's accepted events in ledger order (a server-side cursor, thousands
+of rows per round trip) through the same ``BatchProjection`` the live service uses, into
+shadow tables (a schema of their own). Daily buckets stay in memory (they are bounded by
+days × dimensions); a case leaves memory once closed (no event can change it after), so
+memory does not grow with the year. Then, in one transaction, it swaps the year's rows into
+the live tables: the live projections change all at once or not at all, and a replay that
+dies half-way leaves them untouched.
+
+The live service keeps consuming meanwhile. A replay reads, per department, exactly the
+events the live projections had applied when it started; at the swap it locks the applied
+positions (the live consumer waits), catches up to them, and swaps, so the rebuilt year
+holds exactly what the live one held.
+
+``until`` rebuilds the year as it stood at a past moment, from the events the ledger had
+recorded by then, into a snapshot schema that is kept (and never swapped in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+
+from services.performance.projector import (
+    CASE_COLUMNS,
+    CASE_COUNTS,
+    LINE_MEASURES,
+    BatchProjection,
+)
+from services.performance.store import write
+
+LIVE = "performance"
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+
+
+@dataclass(frozen=True)
+class YearTable:
+    """A projection table whose rows belong to one fiscal year (and one department)."""
+
+    name: str
+    key: tuple[str, ...]
+    values: tuple[str, ...] = ()
+    by_line: bool = False  # its rows belong to a year through their budget line
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.key + self.values
+
+    def of_year(self, schema: str) -> str:
+        """SQL: the rows of year $1 (and department $2 unless null), the table aliased t."""
+        if self.by_line:
+            return f"""t.line_id IN (SELECT line_id FROM {schema}.lines
+                       WHERE fiscal_year = $1 AND ($2::text IS NULL OR department = $2))"""
+        return "t.fiscal_year = $1 AND ($2::text IS NULL OR t.department = $2)"
+
+
+_CASE_KEY = ("department", "fiscal_year", "dimension", "value")
+# in dependency order: a table read to select another's rows comes after it
+YEAR_TABLES = (
+    YearTable("line_daily", ("line_id", "day"), LINE_MEASURES, by_line=True),
+    YearTable(
+        "line_spending_daily",
+        ("line_id", "day", "economic_class", "spending_department"),
+        ("spent",),
+        by_line=True,
+    ),
+    YearTable(
+        "lines",
+        ("line_id",),
+        ("department", "fiscal_year", "title", "category", "funding_source", "sangong"),
+    ),  # fmt: skip
+    YearTable("cases", ("department", "case_id"), CASE_COLUMNS[2:]),
+    YearTable("case_daily", (*_CASE_KEY, "day"), CASE_COUNTS),
+    YearTable(
+        "case_deadlines", (*_CASE_KEY, "deadline_day", "closed_day", "since_day"), ("cases",)
+    ),
+    YearTable(
+        "targets",
+        ("department", "target_id"),
+        (
+            "fiscal_year",
+            "line_id",
+            "level1",
+            "level2",
+            "name",
+            "metric",
+            "comparator",
+            "value",
+            "unit",
+            "weight",
+        ),
+    ),  # fmt: skip
+    YearTable(
+        "outputs_daily",
+        ("department", "fiscal_year", "indicator", "unit", "line_id", "day"),
+        ("quantity",),
+    ),
+    YearTable(
+        "assessment_schemes",
+        ("department", "position"),
+        ("fiscal_year", "effective_month", "set_day", "indicators", "document"),
+    ),  # fmt: skip
+)
+DEPARTMENT_COLUMNS = ("code", "name", "parent", "headcount_authorised", "headcount_actual")
+
+
+async def digest(
+    conn: asyncpg.Connection, fiscal_year: int, department: str | None = None, schema: str = LIVE
+) -> str:
+    """A stable hash (sha256, hex) of a year's projection rows, in key order: equal digests,
+    equal projections. Numbers are compared by value (1.50 = 1.5), times in UTC."""
+    types = await _column_types(conn, schema)
+    parts = []
+    for table in YEAR_TABLES:
+        cells = []
+        for column in table.columns:
+            kind = types[(table.name, column)]
+            value = {"numeric": f"trim_scale(t.{column})",
+                     "timestamp with time zone": f"t.{column} AT TIME ZONE 'UTC'"}.get(
+                kind, f"t.{column}")  # fmt: skip
+            cells.append(f"coalesce(({value})::text, '∅')")
+        order = ", ".join(f"t.{c}" for c in table.key)
+        part = await conn.fetchval(
+            f"""SELECT encode(sha256(convert_to(coalesce(
+                    string_agg(concat_ws('|', {", ".join(cells)}), E'\\n' ORDER BY {order}),
+                    ''), 'UTF8')), 'hex')
+                FROM {schema}.{table.name} t WHERE {table.of_year(schema)}""",
+            fiscal_year,
+            department,
+        )
+        parts.append(f"{table.name}:{part}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+async def _column_types(conn: asyncpg.Connection, schema: str) -> dict[tuple[str, str], str]:
+    rows = await conn.fetch(
+        """SELECT table_name, column_name, data_type FROM information_schema.columns
+           WHERE table_schema = $1""",
+        schema,
+    )
+    return {(r["table_name"], r["column_name"]): r["data_type"] for r in rows}
+
+
+@dataclass
+class Replayed:
+    events: int
+    seconds: float
+    digest: str
+    schema: str  # where the rebuilt rows are: the live schema after a swap, or the snapshot
+
+
+Progress = Callable[[int, int], None]  # (events done, events in all)
+
+
+@dataclass
+class _Replay:
+    perf: asyncpg.Pool
+    ledger: asyncpg.Pool
+    fiscal_year: int
+    department: str | None
+    until: datetime | None
+    timezone: ZoneInfo
+    progress: Progress
+    chunk: int
+    projection: BatchProjection = field(init=False)
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.projection = BatchProjection(self.timezone, {})
+
+    @property
+    def schema(self) -> str:
+        """The shadow schema of a swap, or the snapshot of a replay until a moment."""
+        tag = "all"
+        if self.department is not None:
+            tag = re.sub(r"[^a-z0-9]+", "_", self.department.lower())[:24]
+        if self.until is None:
+            return f"{LIVE}_replay_{self.fiscal_year}_{tag}"
+        moment = self.until.astimezone(self.timezone)
+        return f"{LIVE}_{self.fiscal_year}_{tag}_at_{moment:%Y%m%dt%H%M%S}"
+
+    async def create_schema(self) -> None:
+        ddl = SCHEMA_SQL.read_text("utf-8")
+        ddl = ddl.replace(f"SCHEMA IF NOT EXISTS {LIVE};", f"SCHEMA {self.schema};")
+        ddl = ddl.replace(f"{LIVE}.", f"{self.schema}.")
+        async with self.perf.acquire() as conn, conn.transaction():
+            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            await conn.execute(ddl)
+
+    async def stream(self, since: dict[str, int] | None, upto: dict[str, int] | None) -> None:
+        """Apply the events in scope (per department: position in (since, upto]), in ledger
+        order, flushing closed cases to the shadow every ``chunk`` events."""
+        bounds = upto or {}
+        args = (
+            self.fiscal_year,
+            self.department,
+            self.until,
+            upto is None,
+            list(bounds),
+            list(bounds.values()),
+            list((since or {}).get(d, 0) for d in bounds),
+        )
+        scope = """FROM ledger.events e
+            LEFT JOIN unnest($5::text[], $6::bigint[], $7::bigint[]) AS b(department, upto, since)
+                ON b.department = e.department
+            WHERE e.fiscal_year = $1 AND ($2::text IS NULL OR e.department = $2)
+              AND ($3::timestamptz IS NULL OR e.recorded_at <= $3)
+              AND ($4 OR (e.position > b.since AND e.position <= b.upto))"""
+        async with (
+            self.ledger.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            total = self.done + await conn.fetchval(f"SELECT count(*) {scope}", *args)
+            self.progress(self.done, total)
+            cursor = await conn.cursor(
+                f"SELECT e.position, e.payload::text, e.context::text {scope} ORDER BY e.position",
+                *args,
+            )
+            while rows := await cursor.fetch(self.chunk):
+                apply = self.projection.apply
+                for position, payload, context in rows:
+                    apply({"position": position, "event": orjson.loads(payload),
+                           "context": orjson.loads(context)})  # fmt: skip
+                self.done += len(rows)
+                async with self.perf.acquire() as perf:
+                    await self.flush_closed(perf)
+                self.progress(self.done, total)
+
+    async def flush_closed(self, conn: asyncpg.Connection) -> None:
+        """Write the closed cases (final: no stage follows a closure) and forget them."""
+        p = self.projection
+        closed = [key for key in p.touched_cases if p.cases[key]["closed_at"] is not None]
+        if not closed:
+            return
+        await conn.copy_records_to_table(
+            "cases",
+            schema_name=self.schema,
+            columns=CASE_COLUMNS,
+            records=[tuple(p.cases[key][c] for c in CASE_COLUMNS) for key in closed],
+        )
+        for key in closed:
+            del p.cases[key]
+            p.touched_cases.discard(key)
+
+    async def finish(self, conn: asyncpg.Connection) -> None:
+        """Write everything still in memory to the shadow."""
+        await self.flush_closed(conn)
+        await write(conn, self.projection, self.schema)
+
+    async def swap(self, started: dict[str, int]) -> None:
+        """Catch up with the live projections and replace the year's live rows, atomically."""
+        async with self.perf.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""SELECT department, position FROM {LIVE}.applied_positions
+                    ORDER BY department FOR UPDATE"""
+            )  # the live consumer waits until the swap commits
+            await self.stream(started, {r["department"]: r["position"] for r in rows})
+            await self.finish(conn)
+            year = (self.fiscal_year, self.department)
+            for table in YEAR_TABLES:
+                columns = ", ".join(table.columns)
+                await conn.execute(
+                    f"DELETE FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}", *year
+                )
+                if table.name == "cases":  # rows of a version that kept no fiscal year
+                    await conn.execute(
+                        f"""DELETE FROM {LIVE}.cases t USING {self.schema}.cases s
+                            WHERE (t.department, t.case_id) = (s.department, s.case_id)"""
+                    )
+                await conn.execute(
+                    f"INSERT INTO {LIVE}.{table.name} ({columns}) "
+                    f"SELECT {columns} FROM {self.schema}.{table.name}"
+                )
+            columns = ", ".join(DEPARTMENT_COLUMNS)
+            await conn.execute(
+                f"""INSERT INTO {LIVE}.departments ({columns})
+                    SELECT {columns} FROM {self.schema}.departments
+                    ON CONFLICT (code) DO UPDATE SET
+                    {", ".join(f"{c} = excluded.{c}" for c in DEPARTMENT_COLUMNS[1:])}"""
+            )
+            await conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
+
+
+async def replay(
+    perf: asyncpg.Pool,
+    ledger: asyncpg.Pool,
+    fiscal_year: int,
+    *,
+    department: str | None = None,
+    until: datetime | None = None,
+    timezone: ZoneInfo,
+    progress: Progress = lambda done, total: None,
+    chunk: int = 20_000,
+) -> Replayed:
+    """Rebuild a fiscal year's projections (one department's, if given) from the event store:
+    swapped into the live tables, or, with ``until``, into a kept snapshot schema."""
+    run = _Replay(perf, ledger, fiscal_year, department, until, timezone, progress, chunk)
+    began = time.perf_counter()
+    async with perf.acquire() as lock:
+        if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('replay'))"):
+            raise RuntimeError("another replay is running on this database; wait for it to end")
+        try:
+            await run.create_schema()
+            if until is not None:
+                await run.stream(None, None)
+                async with perf.acquire() as conn:
+                    await run.finish(conn)
+                    found = await digest(conn, fiscal_year, department, run.schema)
+                return Replayed(run.done, time.perf_counter() - began, found, run.schema)
+            started = {
+                r["department"]: r["position"]
+                for r in await lock.fetch(f"SELECT * FROM {LIVE}.applied_positions")
+            }
+            await run.stream({}, started)
+            await run.swap(started)
+            found = await digest(lock, fiscal_year, department)
+            return Replayed(run.done, time.perf_counter() - began, found, LIVE)
+        finally:
+            await lock.execute("SELECT pg_advisory_unlock(hashtext('replay'))")
