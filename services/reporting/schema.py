@@ -19,6 +19,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from schemas.money import format_money, rate
+from services.performance import replay
 from services.reporting import assessment, queries, scoring
 from services.reporting.queries import END_OF_TIME
 
@@ -807,6 +808,23 @@ class Query:
     ) -> Assessment | None:
         async with info.context.pool.acquire() as conn:
             return await evaluate_assessment(conn, department, fiscal_year, month, as_of)
+
+    @strawberry.field(
+        description="sha256 of a fiscal year's projection rows (one department's, when given), "
+        "as `performance digest` prints it: a year replayed from the ledger's events has the "
+        "same digest as the live projections it replaced"
+    )
+    async def projection_digest(
+        self,
+        info: Info[Context, None],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        department: Annotated[
+            str | None, strawberry.argument(description="Only this department's rows")
+        ] = None,
+    ) -> str:
+        async with info.context.pool.acquire() as conn:
+            projections = await conn.fetchval("SELECT current_schema()")
+            return await replay.digest(conn, fiscal_year, department, projections)
 
     @strawberry.field(description="Departments with data (in a fiscal year, when given)")
     async def departments(
