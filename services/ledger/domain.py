@@ -49,9 +49,9 @@ def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
         | ev.AssessmentSchemeSet,
     ):
         return f"department:{event.department}"
-    if hasattr(data, "procurement_id"):
+    if isinstance(event, ev.ProcurementPlanned | ev.ContractAwarded):
         return f"procurement:{data.procurement_id}"
-    if hasattr(data, "case_id"):
+    if isinstance(event, ev.CASE_STAGE_EVENTS):
         return f"case:{event.department}:{data.case_id}"
     return f"line:{data.line_id}"
 

@@ -7,6 +7,7 @@ same database) and TIMEZONE like the service does.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, TypeVar
@@ -98,6 +99,10 @@ def replay(
         ),
     ] = None,
     chunk: Annotated[int, typer.Option(min=100, help="Events read per round trip")] = 20_000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes sharing the year's cases (default: one per core)"),
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Rebuild a fiscal year's projections from the ledger's event store into shadow tables,
     then swap them into the live ones in one transaction (the live service keeps running).
@@ -106,22 +111,22 @@ def replay(
     async def work(
         perf: asyncpg.Pool, ledger: asyncpg.Pool, settings: PerformanceSettings
     ) -> replays.Replayed:
-        timezone = ZoneInfo(settings.timezone)
-        moment = None if until is None else until_moment(until, timezone)
+        moment = None if until is None else until_moment(until, ZoneInfo(settings.timezone))
         columns = (TextColumn("[bold]replay {task.description}"), BarColumn(),
                    MofNCompleteColumn(), EventsPerSecond(), TimeElapsedColumn(),
                    TextColumn("left"), TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"{fiscal_year} {department or ''}".strip(), total=None)
             return await replays.replay(
-                perf,
-                ledger,
+                settings.database_url,
+                settings.ledger_database_url or settings.database_url,
                 fiscal_year,
                 department=department,
                 until=moment,
-                timezone=timezone,
+                timezone=settings.timezone,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 chunk=chunk,
+                workers=workers,
             )
 
     try:

@@ -99,21 +99,24 @@ class BatchProjection:
     # month is the last one recorded (as of a date) whose effective month has begun
     schemes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
+    # the entry being applied: when its event occurred, and on which day (in the time zone)
+    at: datetime = field(init=False)
+    day: date = field(init=False)
+
     def apply(self, entry: dict[str, Any]) -> None:
         event = entry["event"]
+        self.at = datetime.fromisoformat(event["occurred_at"])
+        self.day = self.at.astimezone(self.timezone).date()
         if event["event_type"] == "AssessmentSchemeSet":  # needs the journal position
             self.on_AssessmentSchemeSet(event, entry["position"])
             return
         handler = getattr(self, "on_" + event["event_type"])
         handler(event, entry.get("context") or {})
 
-    def day_of(self, event: dict[str, Any]) -> date:
-        return datetime.fromisoformat(event["occurred_at"]).astimezone(self.timezone).date()
-
     # --- budget --------------------------------------------------------------------------------
 
     def _line(self, event: dict[str, Any], line_id: str, **measures: Decimal) -> None:
-        bucket = self.line_daily[(line_id, self.day_of(event))]
+        bucket = self.line_daily[(line_id, self.day)]
         for name, amount in measures.items():
             bucket[name] += amount
 
@@ -160,7 +163,7 @@ class BatchProjection:
         line_id = disbursement["line_id"]
         self._line(event, line_id, spent=amount)
         spender = disbursement.get("spending_department") or event["department"]
-        key = (line_id, self.day_of(event), disbursement["economic_class"], spender)
+        key = (line_id, self.day, disbursement["economic_class"], spender)
         self.spending_daily[key] += amount
 
     def on_Disbursed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
@@ -199,7 +202,7 @@ class BatchProjection:
     def on_OutputRecorded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
         data = event["data"]
         key = (event["department"], event["fiscal_year"], data["indicator"], data["unit"],
-               data.get("line_id") or "", self.day_of(event))  # fmt: skip
+               data.get("line_id") or "", self.day)  # fmt: skip
         self.outputs_daily[key] += Decimal(data["quantity"])
 
     def on_AssessmentSchemeSet(self, event: dict[str, Any], position: int) -> None:
@@ -209,7 +212,7 @@ class BatchProjection:
             "position": position,
             "fiscal_year": event["fiscal_year"],
             "effective_month": data["effective_month"],
-            "set_day": self.day_of(event),
+            "set_day": self.day,
             "indicators": [
                 {"metric": i["metric"], "name": i.get("name"), "weight": str(i["weight"])}
                 for i in data["indicators"]
@@ -224,7 +227,7 @@ class BatchProjection:
         case = self.cases[key]  # the ledger accepts no stage before CaseReported
         column, count = CASE_STAGE_COLUMNS[event["event_type"]]
         first_time = case[column] is None  # a re-dispatch does not count the case again
-        case[column] = datetime.fromisoformat(event["occurred_at"])
+        case[column] = self.at
         self.touched_cases.add(key)
         if first_time:
             self._count(event, case, count)
@@ -247,7 +250,7 @@ class BatchProjection:
         n: int = 1,
         only: list[tuple[str, str]] | None = None,
     ) -> None:
-        day = self.day_of(event)
+        day = self.day
         for dimension, value in only or self._dimensions(case):
             key = (event["department"], event["fiscal_year"], dimension, value, day)
             self.case_daily[key][count] += n
@@ -261,7 +264,7 @@ class BatchProjection:
         only: list[tuple[str, str]] | None = None,
     ) -> None:
         deadline = case["deadline_at"].astimezone(self.timezone).date()
-        since = self.day_of(event)
+        since = self.day
         for dimension, value in only or self._dimensions(case):
             key = (event["department"], event["fiscal_year"], dimension, value)
             self.case_deadlines[(*key, deadline, closed, since)] += n
@@ -319,4 +322,4 @@ class BatchProjection:
             if case["closed_at"] <= case["deadline_at"]:
                 self._count(event, case, "closed_on_time")
             self._deadline(event, case, NOT_CLOSED, -1)
-            self._deadline(event, case, self.day_of(event), +1)
+            self._deadline(event, case, self.day, +1)

@@ -20,27 +20,35 @@ recorded by then, into a snapshot schema that is kept (and never swapped in).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import multiprocessing
+import operator
+import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 
+from services.common.db import create_pool
 from services.performance.projector import (
     CASE_COLUMNS,
     CASE_COUNTS,
     LINE_MEASURES,
     BatchProjection,
 )
-from services.performance.store import write
+from services.performance.store import load_cases, write
 
 LIVE = "performance"
+_case_row = operator.itemgetter(*CASE_COLUMNS)
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -163,21 +171,15 @@ class Replayed:
 Progress = Callable[[int, int], None]  # (events done, events in all)
 
 
-@dataclass
-class _Replay:
-    perf: asyncpg.Pool
-    ledger: asyncpg.Pool
+@dataclass(frozen=True)
+class Scope:
+    """What a replay rebuilds, and where."""
+
     fiscal_year: int
     department: str | None
     until: datetime | None
-    timezone: ZoneInfo
-    progress: Progress
+    timezone: str
     chunk: int
-    projection: BatchProjection = field(init=False)
-    done: int = 0
-
-    def __post_init__(self) -> None:
-        self.projection = BatchProjection(self.timezone, {})
 
     @property
     def schema(self) -> str:
@@ -187,55 +189,86 @@ class _Replay:
             tag = re.sub(r"[^a-z0-9]+", "_", self.department.lower())[:24]
         if self.until is None:
             return f"{LIVE}_replay_{self.fiscal_year}_{tag}"
-        moment = self.until.astimezone(self.timezone)
+        moment = self.until.astimezone(ZoneInfo(self.timezone))
         return f"{LIVE}_{self.fiscal_year}_{tag}_at_{moment:%Y%m%dt%H%M%S}"
 
-    async def create_schema(self) -> None:
-        ddl = SCHEMA_SQL.read_text("utf-8")
-        ddl = ddl.replace(f"SCHEMA IF NOT EXISTS {LIVE};", f"SCHEMA {self.schema};")
-        ddl = ddl.replace(f"{LIVE}.", f"{self.schema}.")
-        async with self.perf.acquire() as conn, conn.transaction():
-            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
-            await conn.execute(ddl)
-
-    async def stream(self, since: dict[str, int] | None, upto: dict[str, int] | None) -> None:
-        """Apply the events in scope (per department: position in (since, upto]), in ledger
-        order, flushing closed cases to the shadow every ``chunk`` events."""
+    def events(
+        self, since: dict[str, int] | None, upto: dict[str, int] | None
+    ) -> tuple[str, list[Any]]:
+        """SQL (FROM ... WHERE) and arguments of the events in scope: per department, those
+        with a position in (since, upto]; with no bounds, all (those recorded by ``until``)."""
         bounds = upto or {}
-        args = (
+        args = [
             self.fiscal_year,
             self.department,
             self.until,
             upto is None,
             list(bounds),
             list(bounds.values()),
-            list((since or {}).get(d, 0) for d in bounds),
-        )
-        scope = """FROM ledger.events e
+            [(since or {}).get(d, 0) for d in bounds],
+        ]
+        sql = """FROM ledger.events e
             LEFT JOIN unnest($5::text[], $6::bigint[], $7::bigint[]) AS b(department, upto, since)
                 ON b.department = e.department
             WHERE e.fiscal_year = $1 AND ($2::text IS NULL OR e.department = $2)
               AND ($3::timestamptz IS NULL OR e.recorded_at <= $3)
               AND ($4 OR (e.position > b.since AND e.position <= b.upto))"""
+        return sql, args
+
+
+class _Part:
+    """One process's part of a replay: every case whose stream hashes to its share (and, for
+    share 0, every other event), projected into the shadow. The projection is additive, so
+    the parts' rows sum to the whole year's."""
+
+    def __init__(
+        self,
+        perf: asyncpg.Pool,
+        ledger: asyncpg.Pool,
+        scope: Scope,
+        share: tuple[int, int] = (0, 1),
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> None:
+        self.perf, self.ledger, self.scope, self.share = perf, ledger, scope, share
+        self.progress = progress
+        self.projection = BatchProjection(ZoneInfo(scope.timezone), {})
+        self.done = 0
+
+    async def stream(
+        self, since: dict[str, int] | None, upto: dict[str, int] | None, catch_up: bool = False
+    ) -> None:
+        """Apply this part's events in scope, in ledger order. While rebuilding, closed cases
+        go to the shadow every ``chunk`` events; catching up, the cases it needs come from
+        the shadow (where the parts left them)."""
+        scope, args = self.scope.events(since, upto)
+        index, parts = self.share
+        scope += f""" AND ({parts} = 1 OR CASE WHEN e.stream_id LIKE 'case:%'
+                          THEN (hashtext(e.stream_id) & 2147483647) % {parts} = {index}
+                          ELSE {index} = 0 END)"""
+        p, schema = self.projection, self.scope.schema
         async with (
             self.ledger.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            total = self.done + await conn.fetchval(f"SELECT count(*) {scope}", *args)
-            self.progress(self.done, total)
             cursor = await conn.cursor(
                 f"SELECT e.position, e.payload::text, e.context::text {scope} ORDER BY e.position",
                 *args,
             )
-            while rows := await cursor.fetch(self.chunk):
-                apply = self.projection.apply
-                for position, payload, context in rows:
-                    apply({"position": position, "event": orjson.loads(payload),
-                           "context": orjson.loads(context)})  # fmt: skip
-                self.done += len(rows)
+            while rows := await cursor.fetch(self.scope.chunk):
+                entries = [
+                    {"position": position, "event": orjson.loads(payload),
+                     "context": {} if context == "{}" else orjson.loads(context)}
+                    for position, payload, context in rows
+                ]  # fmt: skip
                 async with self.perf.acquire() as perf:
-                    await self.flush_closed(perf)
-                self.progress(self.done, total)
+                    if catch_up:
+                        p.cases.update(await load_cases(perf, entries, schema, known=p.cases))
+                    for entry in entries:
+                        p.apply(entry)
+                    if not catch_up:
+                        await self.flush_closed(perf)
+                self.done += len(rows)
+                self.progress(self.done)
 
     async def flush_closed(self, conn: asyncpg.Connection) -> None:
         """Write the closed cases (final: no stage follows a closure) and forget them."""
@@ -245,86 +278,168 @@ class _Replay:
             return
         await conn.copy_records_to_table(
             "cases",
-            schema_name=self.schema,
+            schema_name=self.scope.schema,
             columns=CASE_COLUMNS,
-            records=[tuple(p.cases[key][c] for c in CASE_COLUMNS) for key in closed],
+            records=[_case_row(p.cases[key]) for key in closed],
         )
         for key in closed:
             del p.cases[key]
             p.touched_cases.discard(key)
 
-    async def finish(self, conn: asyncpg.Connection) -> None:
-        """Write everything still in memory to the shadow."""
-        await self.flush_closed(conn)
-        await write(conn, self.projection, self.schema)
-
-    async def swap(self, started: dict[str, int]) -> None:
-        """Catch up with the live projections and replace the year's live rows, atomically."""
+    async def finish(self) -> None:
+        """Add what is still in memory to the shadow, one part at a time (additive upserts
+        of parts running at once could deadlock)."""
         async with self.perf.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                f"""SELECT department, position FROM {LIVE}.applied_positions
-                    ORDER BY department FOR UPDATE"""
-            )  # the live consumer waits until the swap commits
-            await self.stream(started, {r["department"]: r["position"] for r in rows})
-            await self.finish(conn)
-            year = (self.fiscal_year, self.department)
-            for table in YEAR_TABLES:
-                columns = ", ".join(table.columns)
-                await conn.execute(
-                    f"DELETE FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}", *year
-                )
-                if table.name == "cases":  # rows of a version that kept no fiscal year
-                    await conn.execute(
-                        f"""DELETE FROM {LIVE}.cases t USING {self.schema}.cases s
-                            WHERE (t.department, t.case_id) = (s.department, s.case_id)"""
-                    )
-                await conn.execute(
-                    f"INSERT INTO {LIVE}.{table.name} ({columns}) "
-                    f"SELECT {columns} FROM {self.schema}.{table.name}"
-                )
-            columns = ", ".join(DEPARTMENT_COLUMNS)
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('replay-finish'))")
+            await write(conn, self.projection, self.scope.schema)
+
+
+async def _pools(dsns: tuple[str, str]) -> tuple[asyncpg.Pool, asyncpg.Pool]:
+    return await create_pool(dsns[0], max_size=3), await create_pool(dsns[1], max_size=2)
+
+
+def _run_part(
+    dsns: tuple[str, str],
+    scope: Scope,
+    share: tuple[int, int],
+    upto: dict[str, int] | None,
+    done: Synchronized[int],
+) -> None:
+    """A worker process: rebuild one part into the shadow."""
+
+    parent = os.getppid()
+
+    def report(n: int) -> None:
+        if os.getppid() != parent:  # the replay died: its shadow is abandoned
+            raise SystemExit(1)
+        done.value = n
+
+    async def main() -> None:
+        perf, ledger = await _pools(dsns)
+        try:
+            part = _Part(perf, ledger, scope, share, report)
+            await part.stream({}, upto)
+            await part.finish()
+        finally:
+            await ledger.close()
+            await perf.close()
+
+    asyncio.run(main())
+
+
+async def _rebuild(
+    dsns: tuple[str, str], scope: Scope, upto: dict[str, int] | None, workers: int,
+    progress: Progress, total: int,
+) -> None:  # fmt: skip
+    """Every part of the year into the shadow, each in a process of its own."""
+    context = multiprocessing.get_context("spawn")
+    counters = [context.Value("q", 0) for _ in range(workers)]
+    processes = [
+        context.Process(target=_run_part, args=(dsns, scope, (i, workers), upto, counters[i]))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        while any(process.is_alive() for process in processes):
+            progress(sum(c.value for c in counters), total)
+            await asyncio.sleep(0.2)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
+    if any(process.exitcode for process in processes):
+        raise RuntimeError("a replay worker failed; the live projections are unchanged")
+    progress(sum(c.value for c in counters), total)
+
+
+async def _swap(perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope, started: dict[str, int],
+                progress: Progress, done: int) -> None:  # fmt: skip
+    """Catch up with the live projections and replace the year's live rows, atomically."""
+    async with perf.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT department, position FROM {LIVE}.applied_positions ORDER BY department "
+            "FOR UPDATE"
+        )  # the live consumer waits until the swap commits
+        catch_up = _Part(perf, ledger, scope, progress=lambda n: progress(done + n, done + n))
+        await catch_up.stream(started, {r["department"]: r["position"] for r in rows}, True)
+        await write(conn, catch_up.projection, scope.schema)
+        year, shadow = (scope.fiscal_year, scope.department), scope.schema
+        for table in YEAR_TABLES:
+            columns = ", ".join(table.columns)
             await conn.execute(
-                f"""INSERT INTO {LIVE}.departments ({columns})
-                    SELECT {columns} FROM {self.schema}.departments
-                    ON CONFLICT (code) DO UPDATE SET
-                    {", ".join(f"{c} = excluded.{c}" for c in DEPARTMENT_COLUMNS[1:])}"""
+                f"DELETE FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}", *year
             )
-            await conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
+            if table.name == "cases":  # rows of a version that kept no fiscal year
+                await conn.execute(
+                    f"""DELETE FROM {LIVE}.cases t USING {shadow}.cases s
+                        WHERE (t.department, t.case_id) = (s.department, s.case_id)"""
+                )
+            await conn.execute(
+                f"INSERT INTO {LIVE}.{table.name} ({columns}) "
+                f"SELECT {columns} FROM {shadow}.{table.name}"
+            )
+        columns = ", ".join(DEPARTMENT_COLUMNS)
+        await conn.execute(
+            f"""INSERT INTO {LIVE}.departments ({columns})
+                SELECT {columns} FROM {shadow}.departments
+                ON CONFLICT (code) DO UPDATE SET
+                {", ".join(f"{c} = excluded.{c}" for c in DEPARTMENT_COLUMNS[1:])}"""
+        )
+        await conn.execute(f"DROP SCHEMA {shadow} CASCADE")
 
 
 async def replay(
-    perf: asyncpg.Pool,
-    ledger: asyncpg.Pool,
+    perf_dsn: str,
+    ledger_dsn: str,
     fiscal_year: int,
     *,
     department: str | None = None,
     until: datetime | None = None,
-    timezone: ZoneInfo,
+    timezone: str = "Asia/Shanghai",
     progress: Progress = lambda done, total: None,
     chunk: int = 20_000,
+    workers: int = 1,
 ) -> Replayed:
     """Rebuild a fiscal year's projections (one department's, if given) from the event store:
     swapped into the live tables, or, with ``until``, into a kept snapshot schema."""
-    run = _Replay(perf, ledger, fiscal_year, department, until, timezone, progress, chunk)
+    scope = Scope(fiscal_year, department, until, timezone, chunk)
+    dsns = (perf_dsn, ledger_dsn)
+    perf, ledger = await _pools(dsns)
     began = time.perf_counter()
-    async with perf.acquire() as lock:
-        if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('replay'))"):
-            raise RuntimeError("another replay is running on this database; wait for it to end")
-        try:
-            await run.create_schema()
-            if until is not None:
-                await run.stream(None, None)
-                async with perf.acquire() as conn:
-                    await run.finish(conn)
-                    found = await digest(conn, fiscal_year, department, run.schema)
-                return Replayed(run.done, time.perf_counter() - began, found, run.schema)
-            started = {
-                r["department"]: r["position"]
-                for r in await lock.fetch(f"SELECT * FROM {LIVE}.applied_positions")
-            }
-            await run.stream({}, started)
-            await run.swap(started)
-            found = await digest(lock, fiscal_year, department)
-            return Replayed(run.done, time.perf_counter() - began, found, LIVE)
-        finally:
-            await lock.execute("SELECT pg_advisory_unlock(hashtext('replay'))")
+    try:
+        async with perf.acquire() as lock:
+            if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('replay'))"):
+                raise RuntimeError("another replay is running on this database; wait for it")
+            try:
+                await _create_schema(lock, scope.schema)
+                started = None
+                if until is None:
+                    rows = await lock.fetch(f"SELECT * FROM {LIVE}.applied_positions")
+                    started = {r["department"]: r["position"] for r in rows}
+                sql, args = scope.events({}, started)
+                async with ledger.acquire() as conn:
+                    total = await conn.fetchval(f"SELECT count(*) {sql}", *args)
+                await _rebuild(dsns, scope, started, workers, progress, total)
+                if started is None:
+                    found = await digest(lock, fiscal_year, department, scope.schema)
+                    return Replayed(total, time.perf_counter() - began, found, scope.schema)
+                await _swap(perf, ledger, scope, started, progress, total)
+                found = await digest(lock, fiscal_year, department)
+                return Replayed(total, time.perf_counter() - began, found, LIVE)
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock(hashtext('replay'))")
+    finally:
+        await ledger.close()
+        await perf.close()
+
+
+async def _create_schema(conn: asyncpg.Connection, schema: str) -> None:
+    """A fresh schema with the projection tables (what a crashed replay left is dropped)."""
+    ddl = SCHEMA_SQL.read_text("utf-8")
+    ddl = ddl.replace(f"SCHEMA IF NOT EXISTS {LIVE};", f"SCHEMA {schema};")
+    ddl = ddl.replace(f"{LIVE}.", f"{schema}.")
+    async with conn.transaction():
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.execute(ddl)

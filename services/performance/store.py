@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,7 @@ async def apply_entries(
                 applied[department] = entry["position"]
         if not fresh:
             return 0
-        projection = BatchProjection(timezone, await _load_cases(conn, fresh))
+        projection = BatchProjection(timezone, await load_cases(conn, fresh))
         for entry in fresh:
             projection.apply(entry)
         await write(conn, projection)
@@ -71,20 +71,25 @@ async def apply_entries(
         return len(fresh)
 
 
-async def _load_cases(
-    conn: asyncpg.Connection, entries: Sequence[dict[str, Any]]
+async def load_cases(
+    conn: asyncpg.Connection,
+    entries: Sequence[dict[str, Any]],
+    schema: str = "performance",
+    known: Container[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], dict[str, Any]]:
+    """The stored cases the entries' case stages refer to (but those ``known`` already)."""
     keys = {
         (e["event"]["department"], e["event"]["data"]["case_id"])
         for e in entries
         if e["event"]["event_type"].startswith("Case")
         and e["event"]["event_type"] != "CaseReported"
     }
+    keys = {key for key in keys if key not in known}
     if not keys:
         return {}
     rows = await conn.fetch(
         f"""
-        SELECT {", ".join(CASE_COLUMNS)} FROM performance.cases
+        SELECT {", ".join(CASE_COLUMNS)} FROM {schema}.cases
         WHERE (department, case_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
         """,
         [k[0] for k in keys],
