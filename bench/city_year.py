@@ -120,12 +120,17 @@ def district_cases(n: int, rng: random.Random) -> Iterator[tuple[str, dict[str, 
             yield "case", stage("clo", "CaseClosed", at)
 
 
+def district(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(topic group, event) of district n's year."""
+    rng = random.Random(f"city-{YEAR}-{n}")
+    yield from district_budget(n, rng)
+    yield from district_cases(n, rng)
+
+
 def city_year(districts: int = 8) -> Iterator[tuple[str, dict[str, Any]]]:
     """(topic group, event) of the whole city-year, district after district."""
     for n in range(1, districts + 1):
-        rng = random.Random(f"city-{YEAR}-{n}")
-        yield from district_budget(n, rng)
-        yield from district_cases(n, rng)
+        yield from district(n)
 
 
 def main(

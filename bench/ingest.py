@@ -37,7 +37,7 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 
-from bench.city_year import YEAR, city_year
+from bench.city_year import YEAR, city_year, district
 from bench.replay import measured
 from demo.publish import publish
 from deploy.infra import Broker, ServiceProcess, create_topics, free_port, start_postgres, wait_http
@@ -198,7 +198,7 @@ def main(
             services.append(ServiceProcess(name, env, root / f"{name}.log").start())
         url = f"http://127.0.0.1:{env['GRAPHQL_PORT']}"
         asyncio.run(wait_http(f"{url}/healthz", process=services[-1]))
-        more = itertools.islice(city_year(districts + 1), events, None)  # the next district
+        more = district(districts + 1)
         lags = asyncio.run(lag(broker.bootstrap, f"{url}/graphql", more, rate, lag_seconds))
         median, p99 = statistics.median(lags), statistics.quantiles(lags, n=100)[98]
         console.print(f"lag at {rate:,} events/s for {lag_seconds} s: median {median:.2f} s, "

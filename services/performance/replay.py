@@ -3,7 +3,9 @@ record), and the projection digest that proves a rebuild equal to the live proje
 
 A replay streams the year's accepted events in ledger order (a server-side cursor, thousands
 of rows per round trip) through the same ``BatchProjection`` the live service uses, into
-shadow tables (a schema of their own). Daily buckets stay in memory (they are bounded by
+shadow tables (a schema of their own). Worker processes share the work: each takes the cases
+whose stream hashes to it (the first also every other event); the projection is additive,
+so their rows sum to the year's. Daily buckets stay in memory (they are bounded by
 days × dimensions); a case leaves memory once closed (no event can change it after), so
 memory does not grow with the year. Then, in one transaction, it swaps the year's rows into
 the live tables: the live projections change all at once or not at all, and a replay that
@@ -45,7 +47,7 @@ from services.performance.projector import (
     LINE_MEASURES,
     BatchProjection,
 )
-from services.performance.store import load_cases, write
+from services.performance.store import load_cases, write, write_cases
 
 LIVE = "performance"
 _case_row = operator.itemgetter(*CASE_COLUMNS)
@@ -232,14 +234,15 @@ class _Part:
         self.perf, self.ledger, self.scope, self.share = perf, ledger, scope, share
         self.progress = progress
         self.projection = BatchProjection(ZoneInfo(scope.timezone), {})
+        self.stored: set[tuple[str, str]] = set()  # open cases written to the shadow
         self.done = 0
 
     async def stream(
         self, since: dict[str, int] | None, upto: dict[str, int] | None, catch_up: bool = False
     ) -> None:
-        """Apply this part's events in scope, in ledger order. While rebuilding, closed cases
-        go to the shadow every ``chunk`` events; catching up, the cases it needs come from
-        the shadow (where the parts left them)."""
+        """Apply this part's events in scope, in ledger order. A case not in memory comes from
+        the shadow; while rebuilding, after every ``chunk`` events the cases go to the shadow
+        (see ``flush``), so memory holds one chunk's cases whatever the year's size."""
         scope, args = self.scope.events(since, upto)
         index, parts = self.share
         scope += f""" AND ({parts} = 1 OR CASE WHEN e.stream_id LIKE 'case:%'
@@ -260,37 +263,52 @@ class _Part:
                      "context": {} if context == "{}" else orjson.loads(context)}
                     for position, payload, context in rows
                 ]  # fmt: skip
+                reported = {
+                    (e["event"]["department"], e["event"]["data"]["case_id"])
+                    for e in entries
+                    if e["event"]["event_type"] == "CaseReported"
+                }
                 async with self.perf.acquire() as perf:
-                    if catch_up:
-                        p.cases.update(await load_cases(perf, entries, schema, known=p.cases))
+                    known = p.cases.keys() | reported
+                    p.cases.update(await load_cases(perf, entries, schema, known))
                     for entry in entries:
                         p.apply(entry)
                     if not catch_up:
-                        await self.flush_closed(perf)
+                        await self.flush(perf)
                 self.done += len(rows)
                 self.progress(self.done)
 
-    async def flush_closed(self, conn: asyncpg.Connection) -> None:
-        """Write the closed cases (final: no stage follows a closure) and forget them."""
+    async def flush(self, conn: asyncpg.Connection, everything: bool = False) -> None:
+        """Write cases to the shadow and forget them: those closed (no stage follows a
+        closure), and those no event of the last chunk touched (or, at the end, all)."""
         p = self.projection
-        closed = [key for key in p.touched_cases if p.cases[key]["closed_at"] is not None]
-        if not closed:
-            return
-        await conn.copy_records_to_table(
-            "cases",
-            schema_name=self.scope.schema,
-            columns=CASE_COLUMNS,
-            records=[_case_row(p.cases[key]) for key in closed],
-        )
-        for key in closed:
-            del p.cases[key]
-            p.touched_cases.discard(key)
+        done = [
+            key
+            for key, case in p.cases.items()
+            if everything or case["closed_at"] is not None or key not in p.touched_cases
+        ]
+        new = [p.cases[key] for key in done if key not in self.stored]
+        again = [p.cases[key] for key in done if key in self.stored]
+        if new:
+            await conn.copy_records_to_table(
+                "cases", schema_name=self.scope.schema, columns=CASE_COLUMNS,
+                records=[_case_row(case) for case in new],
+            )  # fmt: skip
+        if again:
+            await write_cases(conn, again, self.scope.schema)
+        for key in done:
+            if p.cases.pop(key)["closed_at"] is None:
+                self.stored.add(key)  # open: an event may bring it back
+            else:
+                self.stored.discard(key)
+        p.touched_cases.clear()
 
     async def finish(self) -> None:
         """Add what is still in memory to the shadow, one part at a time (additive upserts
         of parts running at once could deadlock)."""
         async with self.perf.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('replay-finish'))")
+            await self.flush(conn, everything=True)
             await write(conn, self.projection, self.scope.schema)
 
 

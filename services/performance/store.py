@@ -98,6 +98,21 @@ async def load_cases(
     return {(row["department"], row["case_id"]): dict(row) for row in rows}
 
 
+async def write_cases(
+    conn: asyncpg.Connection, cases: Sequence[dict[str, Any]], schema: str = "performance"
+) -> None:
+    """Insert or update case rows."""
+    names, args = _columns(CASE_COLUMNS, [CASE_COLUMN_TYPES[c] for c in CASE_COLUMNS])
+    await conn.execute(
+        f"""
+        INSERT INTO {schema}.cases ({names}) SELECT * FROM unnest({args})
+        ON CONFLICT (department, case_id) DO UPDATE SET
+        {", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[2:])}
+        """,
+        *([case[c] for case in cases] for c in CASE_COLUMNS),
+    )
+
+
 async def write(conn: asyncpg.Connection, p: BatchProjection, schema: str = "performance") -> None:
     """Add a projection's rows to the tables of ``schema`` (the live one, or a replay's)."""
     if p.departments:
@@ -144,16 +159,7 @@ async def write(conn: asyncpg.Connection, p: BatchProjection, schema: str = "per
             list(p.spending_daily.values()),
         )
     if p.touched_cases:
-        names, args = _columns(CASE_COLUMNS, [CASE_COLUMN_TYPES[c] for c in CASE_COLUMNS])
-        touched = [p.cases[key] for key in p.touched_cases]
-        await conn.execute(
-            f"""
-            INSERT INTO {schema}.cases ({names}) SELECT * FROM unnest({args})
-            ON CONFLICT (department, case_id) DO UPDATE SET
-            {", ".join(f"{c} = excluded.{c}" for c in CASE_COLUMNS[2:])}
-            """,
-            *([case[c] for case in touched] for c in CASE_COLUMNS),
-        )
+        await write_cases(conn, [p.cases[key] for key in p.touched_cases], schema)
     if p.targets:
         await conn.executemany(
             f"""
