@@ -103,6 +103,12 @@ def replay(
         int,
         typer.Option(min=1, help="Processes sharing the year's cases (default: one per core)"),
     ] = os.cpu_count() or 1,
+    flush_every: Annotated[
+        int,
+        typer.Option(
+            min=1000, help="Events after which a worker adds its daily buckets to the shadow"
+        ),
+    ] = 500_000,
 ) -> None:
     """Rebuild a fiscal year's projections from the ledger's event store into shadow tables,
     then swap them into the live ones in one transaction (the live service keeps running).
@@ -127,6 +133,7 @@ def replay(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 chunk=chunk,
                 workers=workers,
+                flush_every=flush_every,
             )
 
     try:

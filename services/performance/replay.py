@@ -182,6 +182,8 @@ class Scope:
     until: datetime | None
     timezone: str
     chunk: int
+    flush_every: int = 500_000  # events after which a part adds its daily buckets to the
+    # shadow and starts them afresh (memory stays flat whatever the number of departments)
 
     @property
     def schema(self) -> str:
@@ -276,6 +278,9 @@ class _Part:
                     if not catch_up:
                         await self.flush(perf)
                 self.done += len(rows)
+                if not catch_up and self.done % self.scope.flush_every < len(rows):
+                    await self.finish()  # the daily buckets too: memory stays flat
+                    p = self.projection = BatchProjection(p.timezone, {})
                 self.progress(self.done)
 
     async def flush(self, conn: asyncpg.Connection, everything: bool = False) -> None:
@@ -419,10 +424,11 @@ async def replay(
     progress: Progress = lambda done, total: None,
     chunk: int = 20_000,
     workers: int = 1,
+    flush_every: int = 500_000,
 ) -> Replayed:
     """Rebuild a fiscal year's projections (one department's, if given) from the event store:
     swapped into the live tables, or, with ``until``, into a kept snapshot schema."""
-    scope = Scope(fiscal_year, department, until, timezone, chunk)
+    scope = Scope(fiscal_year, department, until, timezone, chunk, flush_every)
     dsns = (perf_dsn, ledger_dsn)
     perf, ledger = await _pools(dsns)
     began = time.perf_counter()
