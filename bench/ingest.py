@@ -3,17 +3,18 @@ service (validation and every rule included), its peak memory, and beside it a n
 consumer that makes one SQL round trip per event; then the lag from publish to visible in
 GraphQL while events keep coming.
 
-    .venv/bin/python -m bench.ingest --districts 2
+    .venv/bin/python -m bench.ingest --districts 2 [--ledgers 2] [--rate 5000]
 
 It starts an embedded PostgreSQL and a Tansu broker in a temporary directory, publishes the
-generated districts (bench/city_year.py) to the inbound topics first, then starts the
-ledger service and times it from its first stored event until the relay has published the
-last one to ``ledger.journal`` (sustained: the topics are full the whole time). The naive
-consumer reads the same topics as its own process: per record, it validates the event with
-the same pydantic model and inserts it with one INSERT (no rules, no batching). For the lag,
-the performance and reporting services start too, and a steady stream of events is published
-at ``--rate`` with a probe case every second; the lag of a probe is the time until GraphQL
-counts it.
+generated districts (bench/city_year.py) to the inbound topics first, then starts the ledger
+service (``--ledgers`` instances in one consumer group) and times it from its first stored
+event until the relay has published the last one to ``ledger.journal`` (sustained: the
+topics are full the whole time). The naive consumer reads the same topics as its own
+process: per record, it validates the event with the same pydantic model and inserts it
+with one INSERT (no rules, no batching). For the lag, the performance and reporting services
+start too and catch up with the journal; then a steady stream of events (the next district)
+is published at ``--rate`` with a probe case every second; the lag of a probe is the time
+until GraphQL counts it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bench.city_year import YEAR, city_year, district
 from bench.replay import measured
 from demo.publish import publish
 from deploy.infra import Broker, ServiceProcess, create_topics, free_port, start_postgres, wait_http
+from deploy.stack import pipeline_status
 from schemas.events import event_adapter
 from services.common.settings import Topics
 
@@ -58,13 +60,14 @@ async def count(dsn: str, sql: str) -> int:
         await conn.close()
 
 
-async def timed_ingest(dsn: str, ledger: ServiceProcess, events: int) -> tuple[float, int]:
+async def timed_ingest(dsn: str, ledgers: list[ServiceProcess], events: int) -> tuple[float, int]:
     """(seconds from the first stored event to the last one published to the journal,
-    peak RSS of the ledger process)."""
-    watched, peak, first = psutil.Process(ledger.process.pid), 0, None  # type: ignore[union-attr]
+    peak RSS of the ledger processes together)."""
+    watched = [psutil.Process(ledger.process.pid) for ledger in ledgers]  # type: ignore[union-attr]
+    peak, first = 0, None
     published = "SELECT position FROM ledger.relay_cursors WHERE name = 'journal'"
     while True:
-        peak = max(peak, watched.memory_info().rss)
+        peak = max(peak, sum(p.memory_info().rss for p in watched))
         stored = await count(dsn, "SELECT count(*) FROM ledger.events")
         if stored and first is None:
             first = time.perf_counter()
@@ -73,8 +76,18 @@ async def timed_ingest(dsn: str, ledger: ServiceProcess, events: int) -> tuple[f
         ):
             assert first is not None
             return time.perf_counter() - first, peak
-        assert ledger.alive(), f"the ledger died; see {ledger.log_path}"
+        for ledger in ledgers:
+            assert ledger.alive(), f"a ledger died; see {ledger.log_path}"
         await asyncio.sleep(0.2)
+
+
+async def caught_up(dsn: str) -> None:
+    with console.status("the projections are catching up with the journal"):
+        while True:
+            status = await pipeline_status(dsn)
+            if status["applied_by_department"] == status["ledger_by_department"]:
+                return
+            await asyncio.sleep(1)
 
 
 async def naive(dsn: str, bootstrap: str, limit: int) -> None:
@@ -160,6 +173,7 @@ def main(
     naive_events: Annotated[int, typer.Option(help="Records the naive consumer takes")] = 50_000,
     rate: Annotated[int, typer.Option(help="Events/s published while measuring the lag")] = 5000,
     lag_seconds: Annotated[int, typer.Option(help="How long the lag is measured")] = 60,
+    ledgers: Annotated[int, typer.Option(min=1, help="Ledger instances (one group)")] = 1,
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
     bootstrap: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -178,12 +192,14 @@ def main(
     try:
         events, _ = asyncio.run(publish(broker.bootstrap, city_year(districts), topics, True))
         console.print(f"published {events:,} events of {districts} district(s)")
-        ledger = ServiceProcess("ledger", env, root / "ledger.log").start()
-        services.append(ledger)
-        seconds, peak = asyncio.run(timed_ingest(dsn, ledger, events))
+        for n in range(ledgers):
+            services.append(ServiceProcess("ledger", env, root / f"ledger-{n}.log").start())
+        seconds, peak = asyncio.run(timed_ingest(dsn, services, events))
         ours = events / seconds
-        console.print(f"ledger: {events:,} events to the journal in {seconds:.1f} s = "
-                      f"{ours:,.0f} events/s, peak RSS {peak / 2**20:,.0f} MiB")  # fmt: skip
+        console.print(f"{ledgers} ledger(s): {events:,} events to the journal in {seconds:.1f} s"
+                      f" = {ours:,.0f} events/s, peak RSS {peak / 2**20:,.0f} MiB")  # fmt: skip
+        if not naive_events:
+            return
 
         command = [sys.executable, "-m", "bench.ingest", "--naive", dsn, "--bootstrap",
                    broker.bootstrap, "--naive-events", str(naive_events)]  # fmt: skip
@@ -198,6 +214,7 @@ def main(
             services.append(ServiceProcess(name, env, root / f"{name}.log").start())
         url = f"http://127.0.0.1:{env['GRAPHQL_PORT']}"
         asyncio.run(wait_http(f"{url}/healthz", process=services[-1]))
+        asyncio.run(caught_up(dsn))  # the lag is measured on a pipeline with no backlog
         more = district(districts + 1)
         lags = asyncio.run(lag(broker.bootstrap, f"{url}/graphql", more, rate, lag_seconds))
         median, p99 = statistics.median(lags), statistics.quantiles(lags, n=100)[98]
