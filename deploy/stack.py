@@ -116,9 +116,12 @@ async def run(settings: StackSettings) -> None:
             )
         console.print(
             f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser)\n"
+            f"Pages: {url}/departments/GD-GRID/2017 (evaluation), "
+            f"{url}/departments/GD-GRID/2017/assessment/9 (monthly bulletin, .csv too)\n"
             f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
             f"Operator CLI: DATABASE_URL='{dsn}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
             ".venv/bin/ledger rejections list\n"
+            f"Replay a year: DATABASE_URL='{dsn}' .venv/bin/performance replay --fiscal-year 2017\n"
             f"Logs: {logs}\nCtrl-C stops everything."
         )
         while all(s.alive() for s in services):
