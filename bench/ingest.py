@@ -217,7 +217,8 @@ def main(
         asyncio.run(caught_up(dsn))  # the lag is measured on a pipeline with no backlog
         more = district(districts + 1)
         lags = asyncio.run(lag(broker.bootstrap, f"{url}/graphql", more, rate, lag_seconds))
-        median, p99 = statistics.median(lags), statistics.quantiles(lags, n=100, method="inclusive")[98]
+        median = statistics.median(lags)
+        p99 = statistics.quantiles(lags, n=100, method="inclusive")[98]
         console.print(f"lag at {rate:,} events/s for {lag_seconds} s: median {median:.2f} s, "
                       f"p99 {p99:.2f} s, max {max(lags):.2f} s")  # fmt: skip
     finally:
