@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from itertools import count
 from typing import Any
 
-from services.ledger.ingest import Decision, InboundRecord, decide, parse
+from services.ledger.ingest import Decision, InboundRecord, Refused, decide, parse
 
 TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
 _offsets = count()
@@ -288,3 +289,25 @@ def test_an_assessment_scheme_scores_from_a_month_not_yet_over() -> None:
     ]
     assert [r.field for r in decision.refused[:1]] == ["data.effective_month"]
     assert "2017-04 is before the month the scheme was set (2017-05)" in decision.refused[0].message
+
+
+def test_the_canonical_payload_is_the_form_earlier_versions_stored() -> None:
+    """Content hashes of stored events must keep matching: the canonical payload is the
+    compact, key-sorted JSON of the validated event, non-ASCII as is."""
+    event = {
+        "event_type": "CaseReported",
+        "data": {"case_id": "C9", "channel": "wechat", "kind": "event",
+                 "category": "占道\u2028经营 \"引号\" \\ / \x01 \t é 😀"},
+        "department": "D1", "schema_version": 1, "source": "test", "fiscal_year": 2017,
+        "occurred_at": "2017-05-01T10:00:00.250+08:00", "event_id": "e-canonical",
+    }  # fmt: skip
+    parsed = parse(InboundRecord("case.events", 0, 1, json.dumps(event).encode()), TOPICS)
+    assert not isinstance(parsed, Refused)
+    expected = json.dumps(
+        parsed.event.model_dump(mode="json"),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert parsed.payload == expected
+    assert parsed.content_hash == hashlib.sha256(expected.encode()).digest()
