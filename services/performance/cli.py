@@ -48,17 +48,16 @@ class EventsPerSecond(ProgressColumn):
         return Text("" if speed is None else f"{speed:,.0f} events/s")
 
 
-def _run(work: Callable[[asyncpg.Pool, asyncpg.Pool, PerformanceSettings], Awaitable[T]]) -> T:
+def _run(work: Callable[[asyncpg.Pool, PerformanceSettings], Awaitable[T]]) -> T:
+    """Run a command on the projections' database, its tables created if need be."""
     settings = PerformanceSettings()
 
     async def main() -> T:
-        perf = await create_pool(settings.database_url, max_size=4)
-        ledger = await create_pool(settings.ledger_database_url or settings.database_url)
+        perf = await create_pool(settings.database_url)
         try:
             await migrate(perf, replays.SCHEMA_SQL)
-            return await work(perf, ledger, settings)
+            return await work(perf, settings)
         finally:
-            await ledger.close()
             await perf.close()
 
     return asyncio.run(main())
@@ -114,9 +113,7 @@ def replay(
     then swap them into the live ones in one transaction (the live service keeps running).
     Safe to run again; if it stops half-way, the live projections are untouched."""
 
-    async def work(
-        perf: asyncpg.Pool, ledger: asyncpg.Pool, settings: PerformanceSettings
-    ) -> replays.Replayed:
+    async def work(perf: asyncpg.Pool, settings: PerformanceSettings) -> replays.Replayed:
         moment = None if until is None else until_moment(until, ZoneInfo(settings.timezone))
         columns = (TextColumn("[bold]replay {task.description}"), BarColumn(),
                    MofNCompleteColumn(), EventsPerSecond(), TimeElapsedColumn(),
@@ -163,7 +160,7 @@ def digest(
 ) -> None:
     """Print the digest of a year's projection rows: equal digests, equal projections."""
 
-    async def work(perf: asyncpg.Pool, ledger: asyncpg.Pool, settings: PerformanceSettings) -> str:
+    async def work(perf: asyncpg.Pool, settings: PerformanceSettings) -> str:
         async with perf.acquire() as conn:
             return await replays.digest(conn, fiscal_year, department, schema)
 
