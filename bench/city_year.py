@@ -1,5 +1,5 @@
 """A city-year of contract events for load: 8 districts, each like the seed's district (a
-grid centre with its case platform, a city-management bureau, 10 more budget units with 300
+grid centre with its case platform, a city-management bureau, 10 more budget units: 360
 budget lines in all, and about 430,000 accepted cases), about 10.6 million events.
 
 Deterministic (the same bytes on every run) and streaming: events are made one at a time,
