@@ -7,7 +7,7 @@ the AsyncAPI document of the ledger service describes them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
@@ -137,7 +137,6 @@ class OutputRecordedData(_Strict):
 # The case rates an assessment scheme may score (CONTRACT.md section 4): each is a fraction
 # of 1, and an assignee's points on it are weight × min(rate, 1).
 AssessmentMetric = Literal["on_time_rate", "closure_rate_due", "closure_rate", "disposal_rate"]
-ASSESSMENT_METRICS: tuple[str, ...] = get_args(AssessmentMetric)
 
 
 class AssessmentIndicator(_Strict):

@@ -22,7 +22,7 @@ from services.reporting import scoring
 
 @dataclass(frozen=True)
 class SchemeIndicator:
-    metric: str  # a case rate of CONTRACT.md section 4 (schemas.events.ASSESSMENT_METRICS)
+    metric: str  # a case rate of CONTRACT.md section 4 (schemas.events.AssessmentMetric)
     name: str | None
     weight: Decimal
 
