@@ -4,25 +4,50 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.events import AnyEvent
+from schemas.money import Money
+
+
+class ReversedDisbursement(BaseModel):
+    """The disbursement a ``DisbursementReversed`` takes back, as the ledger knew it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line_id: str = Field(description="The budget line it was spent from")
+    amount: Money = Field(description="Yuan, as disbursed (counted negative on reversal)")
+    economic_class: str = Field(description="Its economic class, e.g. 302")
+    spending_department: str = Field(description="The unit that spent it")
+
+
+class JournalContext(BaseModel):
+    """Facts the ledger knew when it accepted an event, which the event itself does not carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reversed: ReversedDisbursement | None = Field(
+        None, description="DisbursementReversed: the disbursement it reverses"
+    )
+    line_id: str | None = Field(
+        None, description="ContractAwarded: the budget line of its procurement"
+    )
 
 
 class JournalEntry(BaseModel):
     """An accepted event, in ledger order. Positions grow strictly within a department."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     position: int = Field(description="Global ledger position; a consumer applies each once")
     stream_id: str = Field(description="Aggregate stream, e.g. line:L1 or case:DEPT:C1")
     stream_version: int = Field(description="Version of the stream after this event (1-based)")
     recorded_at: datetime = Field(description="When the ledger accepted the event")
-    event: dict[str, Any] = Field(description="The accepted event, as validated (see schemas/json)")
-    context: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Facts the ledger knew when accepting; for DisbursementReversed, the "
-        "reversed disbursement: {line_id, amount, economic_class, spending_department}",
+    event: AnyEvent = Field(description="The accepted event, as validated (see schemas/json)")
+    context: JournalContext = Field(
+        default_factory=JournalContext,
+        description="Facts the ledger knew when accepting (see JournalContext)",
     )
 
 

@@ -1,0 +1,96 @@
+"""Reading the ledger's event store (schema ``ledger``, table ``events``): the journal as typed
+``JournalEntry`` messages.
+
+The ledger writes the event store (services/ledger/store.py); what is read of it by the
+ledger's relay (to publish the journal) and by the performance service's replay (to rebuild
+a fiscal year) is here, so both read the same entries, typed, in ledger order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from schemas.events import event_adapter
+from schemas.messages import JournalContext, JournalEntry
+
+_ENTRY = "e.position, e.stream_id, e.stream_version, e.recorded_at, e.payload, e.context"
+
+
+def journal_entry(row: Mapping[str, Any]) -> JournalEntry:
+    """An event store row (the columns of ``_ENTRY``) as the journal message it is."""
+    return JournalEntry(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        recorded_at=row["recorded_at"],
+        event=event_adapter.validate_json(row["payload"]),
+        context=JournalContext.model_validate_json(row["context"]),
+    )
+
+
+async def journal_after(conn: asyncpg.Connection, position: int, limit: int) -> list[JournalEntry]:
+    """The next ``limit`` entries after a position, in ledger order."""
+    rows = await conn.fetch(
+        f"SELECT {_ENTRY} FROM ledger.events e WHERE e.position > $1 ORDER BY e.position LIMIT $2",
+        position,
+        limit,
+    )
+    return [journal_entry(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class YearEvents:
+    """A fiscal year's events (one department's, if given) in ledger order: those recorded by
+    ``until`` (all, if None); per department, only positions in (since, upto] when ``upto``
+    is given; and of a ``share`` (index, parts) of the cases, when the work is split: the case
+    streams hashing to the index (share 0 also takes every event that is not a case's)."""
+
+    fiscal_year: int
+    department: str | None = None
+    until: datetime | None = None
+    since: Mapping[str, int] | None = None
+    upto: Mapping[str, int] | None = None
+    share: tuple[int, int] = (0, 1)
+
+    def _where(self) -> tuple[str, list[Any]]:
+        bounds = dict(self.upto or {})
+        index, parts = self.share
+        args = [
+            self.fiscal_year,
+            self.department,
+            self.until,
+            self.upto is None,
+            list(bounds),
+            list(bounds.values()),
+            [(self.since or {}).get(d, 0) for d in bounds],
+            parts,
+            index,
+        ]
+        sql = """FROM ledger.events e
+            LEFT JOIN unnest($5::text[], $6::bigint[], $7::bigint[]) AS b(department, upto, since)
+                ON b.department = e.department
+            WHERE e.fiscal_year = $1 AND ($2::text IS NULL OR e.department = $2)
+              AND ($3::timestamptz IS NULL OR e.recorded_at <= $3)
+              AND ($4 OR (e.position > b.since AND e.position <= b.upto))
+              AND ($8::int = 1 OR CASE WHEN e.stream_id LIKE 'case:%'
+                   THEN (hashtext(e.stream_id) & 2147483647) % $8::int = $9::int
+                   ELSE $9::int = 0 END)"""
+        return sql, args
+
+    async def count(self, conn: asyncpg.Connection) -> int:
+        sql, args = self._where()
+        return int(await conn.fetchval(f"SELECT count(*) {sql}", *args))
+
+    async def read(self, conn: asyncpg.Connection, chunk: int) -> AsyncIterator[list[JournalEntry]]:
+        """The entries, ``chunk`` at a time, from one consistent snapshot (a server-side
+        cursor in a read-only repeatable-read transaction held while iterating)."""
+        sql, args = self._where()
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await conn.cursor(f"SELECT {_ENTRY} {sql} ORDER BY e.position", *args)
+            while rows := await cursor.fetch(chunk):
+                yield [journal_entry(row) for row in rows]
