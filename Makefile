@@ -5,19 +5,23 @@ PY := $(VENV)/bin/python
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint schemas clean chromium
+.PHONY: run test lint lock schemas clean chromium
 
-$(VENV)/.installed: pyproject.toml
+# The whole dependency tree is pinned, with hashes, in requirements/*.lock (`make lock`):
+# dev.lock = runtime + extras dev and servers (the embedded PostgreSQL and Kafka-protocol
+# broker); runtime.lock = what the production image installs (deploy/Dockerfile).
+$(VENV)/.installed: pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(VENV)/.installed
 	$(PY) -m deploy.stack
 
 test: $(VENV)/.installed chromium
-	$(PY) -m pytest -ra
+	$(VENV)/bin/lint-imports && $(PY) -m pytest -ra
 
 # Debian's Chromium and a CJK font, for the tests that render the evaluation page headless
 chromium:
@@ -27,6 +31,18 @@ chromium:
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas services deploy demo
+	$(VENV)/bin/lint-imports
+
+# Re-resolve the lock files after a change to pyproject.toml's dependencies. Pins already in
+# a lock are kept where they still fit; `make lock UPGRADE=1` moves every pin to the newest.
+UV_VERSION := 0.13.9
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock:
+	[ -x $(VENV)/bin/uv ] || { [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
+		$(PY) -m pip install --quiet uv==$(UV_VERSION); }
+	$(UV_COMPILE) --extra dev --extra servers -o requirements/dev.lock
+	$(UV_COMPILE) --constraint requirements/dev.lock -o requirements/runtime.lock
 
 schemas: $(VENV)/.installed
 	$(PY) -m schemas.generate

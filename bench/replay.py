@@ -31,7 +31,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import orjson
 import psutil
 import typer
 from rich.console import Console
@@ -40,12 +39,16 @@ from rich.progress import Progress
 from bench.city_year import city_year
 from deploy.infra import start_postgres
 from services.common.db import create_pool, migrate
+from services.common.event_store import journal_after
 from services.common.settings import Topics
-from services.ledger.ingest import InboundRecord, ingest_batch
-from services.performance import store
-from services.performance.replay import SCHEMA_SQL
+from services.ledger.ingest import ingest_batch
+from services.ledger.records import InboundRecord
+from services.ledger.store import PostgresLedgerStore
+from services.performance import bootstrap
+from services.performance.settings import PerformanceSettings
+from services.performance.store import apply_entries
 
-LEDGER_SQL = Path(__file__).parents[1] / "services" / "ledger" / "schema.sql"
+LEDGER_MIGRATIONS = Path(__file__).parents[1] / "services" / "ledger" / "migrations"
 console = Console()
 
 
@@ -53,8 +56,8 @@ async def load(dsn: str, districts: int) -> tuple[int, float]:
     """Store the city-year in the event store through the ledger's batch code; (events, s)."""
     topics = Topics()
     topic_of = {group: topic for topic, group in topics.inbound().items()}
+    await migrate(dsn, LEDGER_MIGRATIONS)
     pool = await create_pool(dsn)
-    await migrate(pool, LEDGER_SQL)
     began, n = time.perf_counter(), 0
     events = city_year(districts)
     with Progress(console=console, transient=True) as progress:
@@ -64,7 +67,7 @@ async def load(dsn: str, districts: int) -> tuple[int, float]:
                 InboundRecord(topic_of[group], 0, n + i, json.dumps(e, ensure_ascii=False).encode())
                 for i, (group, e) in enumerate(batch)
             ]
-            decision = await ingest_batch(pool, records, topics.inbound())
+            decision = await ingest_batch(PostgresLedgerStore(pool), records, topics.inbound())
             assert not decision.refused and not decision.held, decision.refused[:1]
             n += len(batch)
             progress.update(task, completed=n)
@@ -85,15 +88,14 @@ async def stored(dsn: str) -> int:
 
 async def mark_applied(dsn: str) -> None:
     """As if a live performance service had applied every stored event (empty projections)."""
-    pool = await create_pool(dsn)
-    await migrate(pool, SCHEMA_SQL)
-    async with pool.acquire() as conn:
+    resources = await bootstrap.connect(PerformanceSettings(database_url=dsn))
+    async with resources.pool.acquire() as conn:
         await conn.execute("TRUNCATE performance.applied_positions")
         await conn.execute(
             """INSERT INTO performance.applied_positions
                SELECT department, max(position) FROM ledger.events GROUP BY department"""
         )
-    await pool.close()
+    await bootstrap.disconnect(resources)
 
 
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -121,19 +123,13 @@ async def naive(dsn: str, limit: int) -> None:
     async with pool.acquire() as conn:
         await conn.execute("TRUNCATE performance.applied_positions")
     timezone = ZoneInfo("Asia/Shanghai")
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            """SELECT position, payload::text, context::text FROM ledger.events
-               ORDER BY position LIMIT $1""",
-            limit,
-        )
+    async with pool.acquire() as conn:
+        entries = await journal_after(conn, 0, limit)
     began = time.perf_counter()
-    for position, payload, context in rows:
-        entry = {"position": position, "event": orjson.loads(payload),
-                 "context": orjson.loads(context)}  # fmt: skip
-        await store.apply_entries(pool, [entry], timezone)
+    for entry in entries:
+        await apply_entries(pool, [entry], timezone)
     seconds = time.perf_counter() - began
-    print(json.dumps({"events": len(rows), "seconds": seconds}))
+    print(json.dumps({"events": len(entries), "seconds": seconds}))
     await pool.close()
 
 

@@ -30,6 +30,8 @@ from deploy.infra import (
     wait_http,
 )
 from services.common.settings import Topics
+from services.ledger.store.progress import progress as ledger_progress
+from services.performance.store import applied_by_department
 
 console = Console(soft_wrap=True)
 
@@ -49,18 +51,8 @@ async def pipeline_status(dsn: str) -> dict[str, int]:
     """How far each stage is: events stored, rejections, and projections applied."""
     conn = await asyncpg.connect(dsn)
     try:
-        row = await conn.fetchrow(
-            """
-            SELECT (SELECT count(*) FROM ledger.events) AS accepted,
-                   (SELECT count(*) FROM ledger.rejections) AS rejected,
-                   (SELECT coalesce(sum(position), 0) FROM (
-                        SELECT max(position) AS position FROM ledger.events GROUP BY department
-                   ) last) AS ledger_by_department,
-                   (SELECT coalesce(sum(position), 0) FROM performance.applied_positions)
-                        AS applied_by_department
-            """
-        )
-        return dict(row)  # type: ignore[arg-type]
+        status = await ledger_progress(conn)
+        return {**status, "applied_by_department": await applied_by_department(conn)}
     finally:
         await conn.close()
 

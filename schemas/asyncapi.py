@@ -1,4 +1,6 @@
-"""The AsyncAPI document of the ledger's topics (CONTRACT.md section 1), built with faststream.
+"""The AsyncAPI document of the ledger's topics (docs/contract.md sections 1 and A), built
+with faststream. Its descriptions are the sentences of schemas/topics.py, which
+docs/contract.md carries word for word.
 
 The ledger receives the three inbound topics and sends ``ledger.journal`` and
 ``ledger.rejected``. Its real subscriber reads raw records (so that it can reject any bytes
@@ -16,9 +18,16 @@ from pydantic import Field
 
 from schemas.events import BUDGET_EVENTS, CASE_EVENTS, PROCUREMENT_EVENTS, Envelope
 from schemas.messages import JournalEntry, Rejection
-from services.common.settings import Topics
-
-KEY = "Record key: the event's department code (UTF-8), so a department's events stay in order."
+from schemas.topics import (
+    JOURNAL,
+    NOT_DROPPED,
+    PUBLISHERS,
+    RECORD_KEY,
+    RECORD_VALUE,
+    REJECTED,
+    SUMMARY,
+    TOPIC_DEFAULTS,
+)
 
 
 def _union(models: tuple[type[Envelope], ...]) -> Any:
@@ -37,42 +46,37 @@ def _receiver(payload: Any) -> Callable[[Any], Awaitable[None]]:
 
 
 def document() -> dict[str, Any]:
-    topics = Topics()
+    topics = TOPIC_DEFAULTS
     broker = KafkaBroker("127.0.0.1:9092", description="Kafka (KAFKA_BOOTSTRAP_SERVERS)")
     inbound = [
-        (topics.budget_events, BUDGET_EVENTS, "The finance system: budget, funds, spending, "
-         "targets and outputs"),
-        (topics.procurement_events, PROCUREMENT_EVENTS, "The government procurement system"),
-        (topics.case_events, CASE_EVENTS, "The city-management case platform (网格化/数字城管)"),
-    ]  # fmt: skip
-    for topic, models, publisher in inbound:
+        ("budget_events", BUDGET_EVENTS),
+        ("procurement_events", PROCUREMENT_EVENTS),
+        ("case_events", CASE_EVENTS),
+    ]
+    for name, models in inbound:
+        topic = getattr(topics, name)
         broker.subscriber(
             topic,
             title=f"{topic}:receive",
-            description=f"{publisher}. One JSON event per record (CONTRACT.md sections 2-3); "
-            f"{KEY} Unknown fields, float amounts and broken rules are rejected to "
-            f"{topics.ledger_rejected}.",
+            description=f"Published by {PUBLISHERS[name]}. {RECORD_VALUE} {RECORD_KEY} "
+            f"{NOT_DROPPED} See docs/contract.md sections 1-3.",
         )(_receiver(_union(models)))
     broker.publisher(
         topics.ledger_journal,
         title=f"{topics.ledger_journal}:send",
-        description="Accepted events in ledger order, with their position; positions grow "
-        f"strictly within a department. At least once: apply each position once. {KEY}",
+        description=f"{JOURNAL} See docs/contract.md section A.",
         schema=JournalEntry,
     )
     broker.publisher(
         topics.ledger_rejected,
         title=f"{topics.ledger_rejected}:send",
-        description="Every inbound record that was not accepted: reason code, field, message, "
-        "source topic/partition/offset and the original bytes (base64). `ledger rejections` "
-        f"lists and resubmits them. {KEY}",
+        description=f"{REJECTED} See docs/contract.md sections A and C.",
         schema=Rejection,
     )
     spec = AsyncAPI(
         broker,
         title="Public ledger: integration contract",
         version="1",
-        description="Events that upstream systems publish and the ledger's outbound topics. "
-        "See CONTRACT.md and schemas/json/.",
+        description=f"{SUMMARY} See docs/contract.md and schemas/json/.",
     )
     return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]

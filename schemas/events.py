@@ -1,4 +1,4 @@
-"""The event contract (CONTRACT.md sections 2 and 3) as pydantic v2 models.
+"""The event contract (docs/contract.md sections 2 and 3) as pydantic v2 models.
 
 These models are the single source of truth: the ledger validates inbound bytes
 with them, the JSON Schema files in ``schemas/json`` are generated from them, and
@@ -118,7 +118,7 @@ class PerformanceTargetSetData(_Strict):
     level2: ShortText = Field(examples=["数量指标"])
     name: Text
     metric: Annotated[str, Field(min_length=1, max_length=128)] = Field(
-        description="A metric name of CONTRACT.md section 4, or output:<indicator>",
+        description="A metric name of docs/contract.md section 4, or output:<indicator>",
         examples=["closure_rate"],
     )
     comparator: Literal[">=", "<=", "="]
@@ -134,14 +134,14 @@ class OutputRecordedData(_Strict):
     line_id: Identifier | None = None
 
 
-# The case rates an assessment scheme may score (CONTRACT.md section 4): each is a fraction
+# The case rates an assessment scheme may score (docs/contract.md section 4): each is a fraction
 # of 1, and an assignee's points on it are weight × min(rate, 1).
 AssessmentMetric = Literal["on_time_rate", "closure_rate_due", "closure_rate", "disposal_rate"]
 
 
 class AssessmentIndicator(_Strict):
     metric: AssessmentMetric = Field(
-        description="The assignee's case rate scored (CONTRACT.md section 4): on_time_rate "
+        description="The assignee's case rate scored (docs/contract.md section 4): on_time_rate "
         "按期结案率, closure_rate_due 结案率 (of the cases due), closure_rate, disposal_rate"
     )
     name: ShortText | None = Field(None, description="As the bulletin names it, e.g. 按期结案率")
@@ -212,7 +212,7 @@ class Envelope(_Strict):
     event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
         description="Unique forever; the same id with identical content is a no-op"
     )
-    event_type: str = Field(description="One of the event types of CONTRACT.md section 3")
+    event_type: str = Field(description="One of the event types of docs/contract.md section 3")
     schema_version: Literal[1] = Field(description="Contract version of the event; 1")
     occurred_at: AwareDatetime = Field(
         description="Business time, RFC 3339 with offset; all as-of questions use it",

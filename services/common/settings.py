@@ -8,17 +8,20 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.topics import TOPIC_DEFAULTS
+
 
 class Topics(BaseSettings):
-    """Topic names (CONTRACT.md section 1); each can be renamed with its environment variable."""
+    """Topic names (docs/contract.md section 1; defaults in schemas/topics.py); each can be
+    renamed with its environment variable (TOPIC_BUDGET_EVENTS, ...)."""
 
     model_config = SettingsConfigDict(env_prefix="TOPIC_", extra="ignore")
 
-    budget_events: str = "budget.events"
-    procurement_events: str = "procurement.events"
-    case_events: str = "case.events"
-    ledger_journal: str = "ledger.journal"
-    ledger_rejected: str = "ledger.rejected"
+    budget_events: str = TOPIC_DEFAULTS.budget_events
+    procurement_events: str = TOPIC_DEFAULTS.procurement_events
+    case_events: str = TOPIC_DEFAULTS.case_events
+    ledger_journal: str = TOPIC_DEFAULTS.ledger_journal
+    ledger_rejected: str = TOPIC_DEFAULTS.ledger_rejected
 
     def inbound(self) -> dict[str, str]:
         """Inbound topic name -> the event group it carries (see schemas.events.TOPIC_GROUP)."""

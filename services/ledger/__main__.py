@@ -1,3 +1,3 @@
-from services.ledger.app import main
+from services.ledger.bootstrap import main
 
 main()

@@ -22,9 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.events import TOPIC_GROUP
-from services.ledger.ingest import InboundRecord, Refused, validate
-from services.ledger.relay import move_cursor
+from services.ledger.records import InboundRecord, Refused, validate
 from services.ledger.settings import LedgerSettings
+from services.ledger.store import rejections as store
+from services.ledger.store.relay import move_cursor
 
 app = typer.Typer(help="Operate the ledger: rejections, held records, the journal.")
 rejections_app = typer.Typer(help="List, inspect and resubmit rejected records.")
@@ -40,10 +41,6 @@ class Status(StrEnum):
     resubmitted = "resubmitted"
     resolved = "resolved"
     all = "all"
-
-
-STATUS_SQL = """CASE WHEN resolved_position IS NOT NULL THEN 'resolved'
-                     WHEN resubmitted_at IS NOT NULL THEN 'resubmitted' ELSE 'open' END"""
 
 
 def _run(work: Callable[[asyncpg.Connection, LedgerSettings], Awaitable[T]]) -> T:
@@ -73,28 +70,11 @@ def list_rejections(
 ) -> None:
     """Rejected records, newest first."""
 
-    async def work(conn: asyncpg.Connection, _: LedgerSettings) -> list[asyncpg.Record]:
-        return await conn.fetch(  # type: ignore[no-any-return]
-            f"""
-            SELECT rejection_id, received_at, department, event_id, reason, field, message,
-                   source_topic, source_partition, source_offset, resubmitted_event_id,
-                   resolved_position, {STATUS_SQL} AS status
-            FROM ledger.rejections
-            WHERE ($1::text IS NULL OR department = $1) AND ($2::text IS NULL OR reason = $2)
-              AND ($3::timestamptz IS NULL OR received_at >= $3)
-              AND ($4::timestamptz IS NULL OR received_at < $4)
-              AND ($5::text = 'all' OR {STATUS_SQL} = $5)
-            ORDER BY rejection_id DESC LIMIT $6
-            """,
-            department,
-            reason,
-            _aware(since),
-            _aware(until),
-            status.value,
-            limit,
+    rows = _run(
+        lambda conn, _: store.list_rejections(
+            conn, department, reason, _aware(since), _aware(until), status.value, limit
         )
-
-    rows = _run(work)
+    )
     if as_json:
         for row in rows:
             print(json.dumps(dict(row), default=str, ensure_ascii=False))
@@ -173,14 +153,7 @@ def resubmit(
             _fail(f"not resubmitted: {event.reason}: {event.message}")
         topic_of = {group: topic for topic, group in settings.topics.inbound().items()}
         topic = topic_of[TOPIC_GROUP[event.event_type]]
-        await conn.execute(
-            """
-            UPDATE ledger.rejections SET resubmitted_event_id = $2, resubmitted_at = now()
-            WHERE rejection_id = $1
-            """,
-            rejection_id,
-            event.event_id,
-        )
+        await store.mark_resubmitted(conn, rejection_id, event.event_id)
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
         await producer.start()
         try:
@@ -202,17 +175,8 @@ def list_held(
 ) -> None:
     """Records waiting for an event they depend on (LEDGER_HOLD_SECONDS), oldest first."""
 
-    async def work(conn: asyncpg.Connection, _: LedgerSettings) -> list[asyncpg.Record]:
-        return await conn.fetch(  # type: ignore[no-any-return]
-            """
-            SELECT pending_id, held_since, department, event_id, reason, waits_for
-            FROM ledger.pending ORDER BY held_since, pending_id LIMIT $1
-            """,
-            limit,
-        )
-
     table = Table("id", "held since", "department", "event_id", "reason", "waits for")
-    for row in _run(work):
+    for row in _run(lambda conn, _: store.list_held(conn, limit)):
         table.add_row(
             str(row["pending_id"]),
             f"{row['held_since']:%Y-%m-%d %H:%M:%S}",
@@ -242,10 +206,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 async def _fetch_rejection(conn: asyncpg.Connection, rejection_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        f"SELECT *, {STATUS_SQL} AS status FROM ledger.rejections WHERE rejection_id = $1",
-        rejection_id,
-    )
+    row = await store.fetch_rejection(conn, rejection_id)
     if row is None:
         _fail(f"no rejection with id {rejection_id}")
     return row

@@ -16,38 +16,52 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.common.event_store import journal_after
+from services.ledger.store.rejections import rejections_after
+from services.ledger.store.relay import listen_appended, move_cursor, read_cursor, try_lead
+
 log = logging.getLogger("ledger.relay")
 
-JOURNAL_ROWS = """
-SELECT position AS cursor, department AS key,
-       json_build_object('position', position, 'stream_id', stream_id,
-                         'stream_version', stream_version, 'recorded_at', recorded_at,
-                         'event', payload, 'context', context)::text AS value
-FROM ledger.events WHERE position > $1 ORDER BY position LIMIT $2
-"""
 
-REJECTION_ROWS = """
-SELECT rejection_id AS cursor, department AS key,
-       json_build_object('rejection_id', rejection_id, 'reason', reason, 'field', field,
-                         'message', message, 'source_topic', source_topic,
-                         'source_partition', source_partition, 'source_offset', source_offset,
-                         'received_at', received_at, 'event_id', event_id,
-                         'department', department,
-                         'original_b64', translate(encode(raw, 'base64'), E'\\n', '')
-                        )::text AS value
-FROM ledger.rejections WHERE rejection_id > $1 ORDER BY rejection_id LIMIT $2
-"""
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to publish, with the cursor value it moves the relay to once acknowledged."""
+
+    cursor: int
+    key: str | None
+    value: str
+
+
+Reader = Callable[[asyncpg.Connection, int, int], Awaitable[list[Outgoing]]]
+"""(connection, cursor, limit): the next messages past the cursor, in order."""
+
+
+async def journal_messages(conn: asyncpg.Connection, after: int, limit: int) -> list[Outgoing]:
+    """Journal entries (``JournalEntry``) past a position, keyed by department."""
+    return [
+        Outgoing(entry.position, entry.event.department, entry.model_dump_json())
+        for entry in await journal_after(conn, after, limit)
+    ]
+
+
+async def rejection_messages(conn: asyncpg.Connection, after: int, limit: int) -> list[Outgoing]:
+    """Rejections (``Rejection``) past an id, keyed by department (when known)."""
+    return [
+        Outgoing(rejection.rejection_id, rejection.department, rejection.model_dump_json())
+        for rejection in await rejections_after(conn, after, limit)
+    ]
 
 
 @dataclass
 class Relay:
     name: str
-    rows_sql: str
+    read: Reader
     topic: str
     cursor_field: str  # the message field holding the cursor (position, rejection_id)
     batch_size: int = 5000
@@ -55,21 +69,21 @@ class Relay:
     async def publish_pending(self, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
         async with pool.acquire() as conn:
             cursor = await read_cursor(conn, self.name)
-            rows = await conn.fetch(self.rows_sql, cursor, self.batch_size)
-        if not rows:
+            messages = await self.read(conn, cursor, self.batch_size)
+        if not messages:
             return 0
         pending = [
             await producer.send(
                 self.topic,
-                key=row["key"].encode() if row["key"] else None,
-                value=row["value"].encode(),
+                key=message.key.encode() if message.key else None,
+                value=message.value.encode(),
             )
-            for row in rows
+            for message in messages
         ]
         await asyncio.gather(*pending)
         # compare-and-set: a rewind (re-publication) in the meantime wins
-        await move_cursor(pool, self.name, rows[-1]["cursor"], expected=cursor)
-        return len(rows)
+        await move_cursor(pool, self.name, messages[-1].cursor, expected=cursor)
+        return len(messages)
 
     async def rewind_if_lost(self, pool: asyncpg.Pool, bootstrap: str) -> None:
         published = await last_published(bootstrap, self.topic, self.cursor_field)
@@ -86,28 +100,6 @@ class Relay:
                 published,
             )
             await move_cursor(pool, self.name, published, expected=cursor)
-
-
-async def read_cursor(conn: asyncpg.Connection, name: str) -> int:
-    sql = "SELECT position FROM ledger.relay_cursors WHERE name = $1"
-    return int(await conn.fetchval(sql, name))
-
-
-async def move_cursor(
-    db: asyncpg.Pool | asyncpg.Connection, name: str, position: int, expected: int | None = None
-) -> bool:
-    """Set a relay's cursor (only if it still is ``expected``, when given); wake the relay."""
-    status = await db.execute(
-        """
-        UPDATE ledger.relay_cursors SET position = $2
-        WHERE name = $1 AND ($3::bigint IS NULL OR position = $3)
-        """,
-        name,
-        position,
-        expected,
-    )
-    await db.execute("SELECT pg_notify('ledger_appended', '')")
-    return bool(status == "UPDATE 1")
 
 
 async def last_published(bootstrap: str, topic: str, cursor_field: str) -> int:
@@ -152,11 +144,11 @@ async def run_relays(
     """Relay forever (until cancelled) while holding the relay leadership."""
     leader = await asyncpg.connect(dsn)
     try:
-        while not await leader.fetchval("SELECT pg_try_advisory_lock(hashtext('ledger.relay'))"):
+        while not await try_lead(leader):
             await asyncio.sleep(1.0)  # another ledger instance relays; take over if it dies
         log.info("relay leadership acquired")
         woken = asyncio.Event()
-        await leader.add_listener("ledger_appended", lambda *_: woken.set())
+        await listen_appended(leader, lambda *_: woken.set())
         loop = asyncio.get_running_loop()
         next_check = 0.0
         while True:

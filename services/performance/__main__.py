@@ -1,3 +1,3 @@
-from services.performance.app import main
+from services.performance.bootstrap import main
 
 main()

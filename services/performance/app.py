@@ -1,42 +1,33 @@
-"""Entry point of the performance service: ``python -m services.performance``.
-
-Consumes ``ledger.journal`` in batches and folds it into the projections the
-reporting gateway reads (projector.py, store.py).
-"""
+"""The performance service's transport handler: ``ledger.journal`` consumed in batches, each
+record parsed as a typed ``JournalEntry`` and the batch applied to the projections
+(handler.py). What it runs on is wired by bootstrap.py."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from pathlib import Path
+from collections.abc import Callable
+from typing import cast
 from zoneinfo import ZoneInfo
 
-import asyncpg
-from faststream import AckPolicy, FastStream
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.common.db import create_pool, migrate
+from schemas.messages import JournalEntry
+from services.common.event_store import collector_paused
 from services.common.kafka import undecoded
+from services.performance.handler import ProjectionStore, apply_entries
 from services.performance.settings import PerformanceSettings
-from services.performance.store import apply_entries
 
 log = logging.getLogger("performance")
 
 
-class Runtime:
-    """What the service opens at startup and closes at shutdown."""
-
-    pool: asyncpg.Pool
-
-
-def build_app(settings: PerformanceSettings) -> FastStream:
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="performance", log_level=logging.DEBUG
-    )
+def subscribe(
+    broker: KafkaBroker, settings: PerformanceSettings, store: Callable[[], ProjectionStore]
+) -> None:
+    """Consume the journal in batches, into the store (opened when the app starts)."""
     timezone = ZoneInfo(settings.timezone)
-    runtime = Runtime()
 
     @broker.subscriber(
         settings.topics.ledger_journal,
@@ -51,30 +42,11 @@ def build_app(settings: PerformanceSettings) -> FastStream:
         description="Accepted events in ledger order, projected for evaluation",
     )
     async def on_ledger_journal(message: KafkaMessage) -> None:
-        entries = [json.loads(r.value) for r in message.raw_message]  # type: ignore[union-attr]
-        applied = await apply_entries(runtime.pool, entries, timezone)
-        log.debug("batch of %d journal entries, %d new", len(entries), applied)
-
-    app = FastStream(broker)
-
-    @app.on_startup
-    async def open_resources() -> None:
-        runtime.pool = await create_pool(settings.database_url)
-        await migrate(runtime.pool, Path(__file__).with_name("schema.sql"))
-
-    @app.after_shutdown
-    async def close_resources() -> None:
-        await runtime.pool.close()
-
-    return app
-
-
-def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s performance %(levelname)s %(message)s"
-    )
-    asyncio.run(build_app(PerformanceSettings()).run())
-
-
-if __name__ == "__main__":
-    main()
+        records = cast(tuple[ConsumerRecord[bytes, bytes], ...], message.raw_message)  # a batch
+        # the batch's entries and their fold are in no reference cycle: Python's collector
+        # waits until they are freed (see collector_paused)
+        with collector_paused():
+            entries = [JournalEntry.model_validate_json(r.value) for r in records]
+            applied = await apply_entries(store(), entries, timezone)
+            del entries
+        log.debug("batch of %d journal entries, %d new", len(records), applied)

@@ -28,8 +28,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from services.common.db import create_pool, migrate
+from services.common.projections import LIVE
+from services.common.projections import digest as year_digest
 from services.performance import replay as replays
+from services.performance.bootstrap import connect, disconnect
 from services.performance.settings import PerformanceSettings
 
 app = typer.Typer(help="Rebuild and check the performance projections.")
@@ -53,12 +55,11 @@ def _run(work: Callable[[asyncpg.Pool, PerformanceSettings], Awaitable[T]]) -> T
     settings = PerformanceSettings()
 
     async def main() -> T:
-        perf = await create_pool(settings.database_url)
+        resources = await connect(settings)
         try:
-            await migrate(perf, replays.SCHEMA_SQL)
-            return await work(perf, settings)
+            return await work(resources.pool, settings)
         finally:
-            await perf.close()
+            await disconnect(resources)
 
     return asyncio.run(main())
 
@@ -115,10 +116,7 @@ def replay(
 
     async def work(perf: asyncpg.Pool, settings: PerformanceSettings) -> replays.Replayed:
         moment = None if until is None else until_moment(until, ZoneInfo(settings.timezone))
-        columns = (TextColumn("[bold]replay {task.description}"), BarColumn(),
-                   MofNCompleteColumn(), EventsPerSecond(), TimeElapsedColumn(),
-                   TextColumn("left"), TimeRemainingColumn())  # fmt: skip
-        with Progress(*columns, console=console) as progress:
+        with _progress_bar() as progress:
             task = progress.add_task(f"{fiscal_year} {department or ''}".strip(), total=None)
             return await replays.replay(
                 settings.database_url,
@@ -138,9 +136,20 @@ def replay(
     except RuntimeError as error:
         console.print(f"[red]{error}")
         raise typer.Exit(1) from None
+    _print_replayed(done, snapshot=until is not None)
+
+
+def _progress_bar() -> Progress:
+    columns = (TextColumn("[bold]replay {task.description}"), BarColumn(), MofNCompleteColumn(),
+               EventsPerSecond(), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())  # fmt: skip
+    return Progress(*columns, console=console)
+
+
+def _print_replayed(done: replays.Replayed, snapshot: bool) -> None:
     rate = done.events / done.seconds if done.seconds else 0
     console.print(f"replayed {done.events:,} events in {done.seconds:.1f} s ({rate:,.0f} events/s)")
-    if until is None:
+    if not snapshot:
         console.print(f"swapped into the live projections; digest {done.digest}")
     else:
         console.print(f"snapshot in schema {done.schema}; digest {done.digest}")
@@ -156,13 +165,13 @@ def digest(
     department: DEPARTMENT = None,
     schema: Annotated[
         str, typer.Option(help="Projection schema: the live one, or a replay's snapshot")
-    ] = replays.LIVE,
+    ] = LIVE,
 ) -> None:
     """Print the digest of a year's projection rows: equal digests, equal projections."""
 
     async def work(perf: asyncpg.Pool, settings: PerformanceSettings) -> str:
         async with perf.acquire() as conn:
-            return await replays.digest(conn, fiscal_year, department, schema)
+            return await year_digest(conn, fiscal_year, department, schema)
 
     console.print(_run(work))
 

@@ -1,41 +1,42 @@
 """Pure projection logic: fold journal entries into the deltas of one batch.
 
 A ``BatchProjection`` starts from the case rows the batch touches (loaded by the
-caller), applies each journal entry with an ``on_<EventType>`` method, and leaves
-additive daily deltas and upserted rows for store.py to write in one transaction.
+caller), applies each typed journal entry with an ``on_<EventType>`` method, and leaves
+additive daily deltas and upserted rows for the store to write in one transaction, as rows
+of the tables declared in services/common/projections.py (``rows``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias, assert_never
 from zoneinfo import ZoneInfo
 
-LINE_MEASURES = (
-    "initial_budget",
-    "adjusted_budget",
-    "arrived",
-    "transferred",
-    "spent",
-    "procurement_planned",
-    "contracted",
+from schemas import events as ev
+from schemas.messages import JournalContext, JournalEntry, ReversedDisbursement
+from services.common.projections import (
+    ASSESSMENT_SCHEMES,
+    CASE_COUNTS,
+    CASE_DAILY,
+    CASE_DEADLINES,
+    CASES,
+    DEPARTMENTS,
+    LINE_DAILY,
+    LINE_MEASURES,
+    LINE_SPENDING_DAILY,
+    LINES,
+    OUTPUTS_DAILY,
+    TARGETS,
+    Table,
 )
-CASE_COUNTS = (
-    "reported",
-    "accepted",
-    "filed",
-    "dispatched",
-    "disposed",
-    "closed",
-    "advance_disposals",
-    "closed_on_time",  # closed at or before its deadline_at
-    "closed_accepted",  # closed, and accepted before (open = accepted - closed_accepted)
-)
+
 # a filed case not closed yet sits in case_deadlines under this closing day
 NOT_CLOSED = date(9999, 12, 31)
+CASE_COLUMNS = CASES.column_names
 CASE_DIMENSIONS = ("channel", "category", "kind")
 # counts a case carries to its assignee (the department it is dispatched to) from the day of
 # the dispatch, and from one assignee to the next on a re-dispatch (改派)
@@ -49,29 +50,34 @@ CASE_STAGE_COLUMNS = {
     "CaseDisposed": ("disposed_at", "disposed"),
     "CaseClosed": ("closed_at", "closed"),
 }
-CASE_COLUMNS = (
-    "department",
-    "case_id",
-    "fiscal_year",
-    "channel",
-    "category",
-    "kind",
-    "advance_disposal",
-    "reported_at",
-    "accepted_at",
-    "filed_at",
-    "deadline_at",
-    "dispatched_at",
-    "assignee",
-    "disposed_at",
-    "closed_at",
-)
+CaseStage: TypeAlias = (
+    ev.CaseReported | ev.CaseAccepted | ev.CaseFiled | ev.CaseDispatched | ev.CaseDisposed
+    | ev.CaseClosed
+)  # fmt: skip
+# the stages that follow a case's report: they need the case's stored row
+FOLLOW_UPS = (ev.CaseAccepted, ev.CaseFiled, ev.CaseDispatched, ev.CaseDisposed, ev.CaseClosed)
+CaseKey: TypeAlias = tuple[str, str]  # (department, case_id)
+Case: TypeAlias = dict[str, Any]  # a row of the cases table, by column name
+Row: TypeAlias = tuple[Any, ...]  # a row of a projection table, in its declared column order
+
+
+def cases_to_load(entries: Iterable[JournalEntry], known: Collection[CaseKey] = ()) -> set[CaseKey]:
+    """The cases whose stored rows the entries need: those they follow up on, but neither
+    report nor are ``known`` already."""
+    reported, followed = set(), set()
+    for entry in entries:
+        event = entry.event
+        if isinstance(event, ev.CaseReported):
+            reported.add((event.department, event.data.case_id))
+        elif isinstance(event, FOLLOW_UPS):
+            followed.add((event.department, event.data.case_id))
+    return {key for key in followed - reported if key not in known}
 
 
 @dataclass
 class BatchProjection:
     timezone: ZoneInfo
-    cases: dict[tuple[str, str], dict[str, Any]]
+    cases: dict[CaseKey, Case]
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[str, dict[str, Any]] = field(default_factory=dict)
     line_daily: defaultdict[tuple[str, date], dict[str, Decimal]] = field(
@@ -88,7 +94,7 @@ class BatchProjection:
     case_deadlines: defaultdict[tuple[str, int, str, str, date, date, date], int] = field(
         default_factory=lambda: defaultdict(int)
     )
-    touched_cases: set[tuple[str, str]] = field(default_factory=set)
+    touched_cases: set[CaseKey] = field(default_factory=set)
     targets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # (department, year, indicator, unit, line_id or '', day) -> quantity
     outputs_daily: defaultdict[tuple[str, int, str, str, str, date], Decimal] = field(
@@ -99,133 +105,193 @@ class BatchProjection:
     # month is the last one recorded (as of a date) whose effective month has begun
     schemes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
-    # the entry being applied: when its event occurred, and on which day (in the time zone)
+    # the entry being applied: its journal position, when its event occurred, and on which
+    # day (in the time zone)
+    position: int = field(init=False)
     at: datetime = field(init=False)
     day: date = field(init=False)
 
-    def apply(self, entry: dict[str, Any]) -> None:
-        event = entry["event"]
-        self.at = datetime.fromisoformat(event["occurred_at"])
+    def apply(self, entry: JournalEntry) -> None:
+        event, context = entry.event, entry.context
+        self.position = entry.position
+        self.at = event.occurred_at
         self.day = self.at.astimezone(self.timezone).date()
-        if event["event_type"] == "AssessmentSchemeSet":  # needs the journal position
-            self.on_AssessmentSchemeSet(event, entry["position"])
-            return
-        handler = getattr(self, "on_" + event["event_type"])
-        handler(event, entry.get("context") or {})
+        match event:  # the most frequent first
+            case ev.CaseReported():
+                self.on_CaseReported(event, context)
+            case ev.CaseAccepted():
+                self.on_CaseAccepted(event, context)
+            case ev.CaseClosed():
+                self.on_CaseClosed(event, context)
+            case ev.CaseFiled():
+                self.on_CaseFiled(event, context)
+            case ev.CaseDispatched():
+                self.on_CaseDispatched(event, context)
+            case ev.CaseDisposed():
+                self.on_CaseDisposed(event, context)
+            case ev.Disbursed():
+                self.on_Disbursed(event, context)
+            case ev.FundsArrived():
+                self.on_FundsArrived(event, context)
+            case ev.DepartmentRegistered():
+                self.on_DepartmentRegistered(event, context)
+            case ev.BudgetAuthorised():
+                self.on_BudgetAuthorised(event, context)
+            case ev.BudgetAdjusted():
+                self.on_BudgetAdjusted(event, context)
+            case ev.FundsTransferred():
+                self.on_FundsTransferred(event, context)
+            case ev.DisbursementReversed():
+                self.on_DisbursementReversed(event, context)
+            case ev.ProcurementPlanned():
+                self.on_ProcurementPlanned(event, context)
+            case ev.ContractAwarded():
+                self.on_ContractAwarded(event, context)
+            case ev.PerformanceTargetSet():
+                self.on_PerformanceTargetSet(event, context)
+            case ev.OutputRecorded():
+                self.on_OutputRecorded(event, context)
+            case ev.AssessmentSchemeSet():
+                self.on_AssessmentSchemeSet(event, context)
+            case _:
+                assert_never(event)
+
+    def rows(self) -> Iterator[tuple[Table, list[Row]]]:
+        """What the batch writes: rows of each table, in the table's column order."""
+        yield DEPARTMENTS, [DEPARTMENTS.row(d) for d in self.departments.values()]
+        yield LINES, [LINES.row(line) for line in self.lines.values()]
+        yield LINE_DAILY, [(*key, *(measures[m] for m in LINE_DAILY.value_names))
+                           for key, measures in self.line_daily.items()]  # fmt: skip
+        yield LINE_SPENDING_DAILY, [(*key, spent) for key, spent in self.spending_daily.items()]
+        yield CASES, [CASES.row(self.cases[key]) for key in self.touched_cases]
+        yield TARGETS, [TARGETS.row(target) for target in self.targets.values()]
+        yield ASSESSMENT_SCHEMES, [ASSESSMENT_SCHEMES.row(s) for s in self.schemes.values()]
+        yield OUTPUTS_DAILY, [(*key, n) for key, n in self.outputs_daily.items()]
+        yield CASE_DEADLINES, [(*key, n) for key, n in self.case_deadlines.items()]
+        yield CASE_DAILY, [(*key, *(counts[c] for c in CASE_DAILY.value_names))
+                           for key, counts in self.case_daily.items()]  # fmt: skip
 
     # --- budget --------------------------------------------------------------------------------
 
-    def _line(self, event: dict[str, Any], line_id: str, **measures: Decimal) -> None:
+    def _line(self, line_id: str, **measures: Decimal) -> None:
         bucket = self.line_daily[(line_id, self.day)]
         for name, amount in measures.items():
             bucket[name] += amount
 
-    def on_DepartmentRegistered(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]
-        self.departments[event["department"]] = {
-            "code": event["department"],
-            "name": data["name"],
-            "parent": data.get("parent"),
-            "headcount_authorised": data.get("headcount_authorised"),
-            "headcount_actual": data.get("headcount_actual"),
+    def on_DepartmentRegistered(
+        self, event: ev.DepartmentRegistered, context: JournalContext
+    ) -> None:
+        data = event.data
+        self.departments[event.department] = {
+            "code": event.department,
+            "name": data.name,
+            "parent": data.parent,
+            "headcount_authorised": data.headcount_authorised,
+            "headcount_actual": data.headcount_actual,
         }
 
-    def on_BudgetAuthorised(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]
+    def on_BudgetAuthorised(self, event: ev.BudgetAuthorised, context: JournalContext) -> None:
+        data = event.data
         self.lines.setdefault(
-            data["line_id"],
+            data.line_id,
             {
-                "line_id": data["line_id"],
-                "department": event["department"],
-                "fiscal_year": event["fiscal_year"],
-                "title": data["title"],
-                "category": data["category"],
-                "funding_source": data.get("funding_source", "appropriation"),
-                "sangong": data.get("sangong"),
+                "line_id": data.line_id,
+                "department": event.department,
+                "fiscal_year": event.fiscal_year,
+                "title": data.title,
+                "category": data.category,
+                "funding_source": data.funding_source,
+                "sangong": data.sangong,
             },
         )
-        amount = Decimal(data["amount"])
-        self._line(event, data["line_id"], initial_budget=amount, adjusted_budget=amount)
+        self._line(data.line_id, initial_budget=data.amount, adjusted_budget=data.amount)
 
-    def on_BudgetAdjusted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._line(
-            event, event["data"]["line_id"], adjusted_budget=Decimal(event["data"]["amount"])
-        )
+    def on_BudgetAdjusted(self, event: ev.BudgetAdjusted, context: JournalContext) -> None:
+        self._line(event.data.line_id, adjusted_budget=event.data.amount)
 
-    def on_FundsArrived(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._line(event, event["data"]["line_id"], arrived=Decimal(event["data"]["amount"]))
+    def on_FundsArrived(self, event: ev.FundsArrived, context: JournalContext) -> None:
+        self._line(event.data.line_id, arrived=event.data.amount)
 
-    def on_FundsTransferred(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._line(event, event["data"]["line_id"], transferred=Decimal(event["data"]["amount"]))
+    def on_FundsTransferred(self, event: ev.FundsTransferred, context: JournalContext) -> None:
+        self._line(event.data.line_id, transferred=event.data.amount)
 
-    def _spend(self, event: dict[str, Any], disbursement: dict[str, Any], sign: int) -> None:
-        amount = Decimal(disbursement["amount"]) * sign
-        line_id = disbursement["line_id"]
-        self._line(event, line_id, spent=amount)
-        spender = disbursement.get("spending_department") or event["department"]
-        key = (line_id, self.day, disbursement["economic_class"], spender)
-        self.spending_daily[key] += amount
+    def _spend(
+        self, event: ev.Envelope, spent: ev.DisbursedData | ReversedDisbursement, sign: int
+    ) -> None:
+        amount = spent.amount * sign
+        self._line(spent.line_id, spent=amount)
+        spender = spent.spending_department or event.department
+        self.spending_daily[(spent.line_id, self.day, spent.economic_class, spender)] += amount
 
-    def on_Disbursed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._spend(event, event["data"], +1)
+    def on_Disbursed(self, event: ev.Disbursed, context: JournalContext) -> None:
+        self._spend(event, event.data, +1)
 
-    def on_DisbursementReversed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_DisbursementReversed(
+        self, event: ev.DisbursementReversed, context: JournalContext
+    ) -> None:
         # the ledger attaches the reversed disbursement; the reversal counts on its own date
-        self._spend(event, context["reversed"], -1)
+        if context.reversed is None:
+            raise ValueError(f"{event.event_id}: the journal context names no reversed payment")
+        self._spend(event, context.reversed, -1)
 
-    def on_ProcurementPlanned(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]
-        self._line(event, data["line_id"], procurement_planned=Decimal(data["amount"]))
+    def on_ProcurementPlanned(self, event: ev.ProcurementPlanned, context: JournalContext) -> None:
+        self._line(event.data.line_id, procurement_planned=event.data.amount)
 
-    def on_ContractAwarded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        self._line(event, context["line_id"], contracted=Decimal(event["data"]["amount"]))
+    def on_ContractAwarded(self, event: ev.ContractAwarded, context: JournalContext) -> None:
+        if context.line_id is None:
+            raise ValueError(f"{event.event_id}: the journal context names no budget line")
+        self._line(context.line_id, contracted=event.data.amount)
 
     # --- targets and outputs ------------------------------------------------------------------
 
-    def on_PerformanceTargetSet(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]  # the same target_id again replaces the target
-        self.targets[(event["department"], data["target_id"])] = {
-            "department": event["department"],
-            "target_id": data["target_id"],
-            "fiscal_year": event["fiscal_year"],
-            "line_id": data.get("line_id"),
-            "level1": data["level1"],
-            "level2": data["level2"],
-            "name": data["name"],
-            "metric": data["metric"],
-            "comparator": data["comparator"],
-            "value": Decimal(data["value"]),
-            "unit": data["unit"],
-            "weight": Decimal(str(data["weight"])),
+    def on_PerformanceTargetSet(
+        self, event: ev.PerformanceTargetSet, context: JournalContext
+    ) -> None:
+        data = event.data  # the same target_id again replaces the target
+        self.targets[(event.department, data.target_id)] = {
+            "department": event.department,
+            "target_id": data.target_id,
+            "fiscal_year": event.fiscal_year,
+            "line_id": data.line_id,
+            "level1": data.level1,
+            "level2": data.level2,
+            "name": data.name,
+            "metric": data.metric,
+            "comparator": data.comparator,
+            "value": data.value,
+            "unit": data.unit,
+            "weight": data.weight,
         }
 
-    def on_OutputRecorded(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]
-        key = (event["department"], event["fiscal_year"], data["indicator"], data["unit"],
-               data.get("line_id") or "", self.day)  # fmt: skip
-        self.outputs_daily[key] += Decimal(data["quantity"])
+    def on_OutputRecorded(self, event: ev.OutputRecorded, context: JournalContext) -> None:
+        data = event.data
+        key = (event.department, event.fiscal_year, data.indicator, data.unit,
+               data.line_id or "", self.day)  # fmt: skip
+        self.outputs_daily[key] += data.quantity
 
-    def on_AssessmentSchemeSet(self, event: dict[str, Any], position: int) -> None:
-        data = event["data"]
-        self.schemes[(event["department"], position)] = {
-            "department": event["department"],
-            "position": position,
-            "fiscal_year": event["fiscal_year"],
-            "effective_month": data["effective_month"],
+    def on_AssessmentSchemeSet(
+        self, event: ev.AssessmentSchemeSet, context: JournalContext
+    ) -> None:
+        data = event.data  # kept by journal position
+        self.schemes[(event.department, self.position)] = {
+            "department": event.department,
+            "position": self.position,
+            "fiscal_year": event.fiscal_year,
+            "effective_month": data.effective_month,
             "set_day": self.day,
             "indicators": [
-                {"metric": i["metric"], "name": i.get("name"), "weight": str(i["weight"])}
-                for i in data["indicators"]
+                {"metric": i.metric, "name": i.name, "weight": str(i.weight)}
+                for i in data.indicators
             ],
-            "document": data.get("document"),
+            "document": data.document,
         }
 
     # --- cases ---------------------------------------------------------------------------------
 
-    def _stage(self, event: dict[str, Any]) -> dict[str, Any]:
-        key = (event["department"], event["data"]["case_id"])
+    def _stage(self, event: CaseStage) -> Case:
+        key = (event.department, event.data.case_id)
         case = self.cases[key]  # the ledger accepts no stage before CaseReported
-        column, count = CASE_STAGE_COLUMNS[event["event_type"]]
+        column, count = CASE_STAGE_COLUMNS[event.event_type]
         first_time = case[column] is None  # a re-dispatch does not count the case again
         case[column] = self.at
         self.touched_cases.add(key)
@@ -236,7 +302,7 @@ class BatchProjection:
         return case
 
     @staticmethod
-    def _dimensions(case: dict[str, Any]) -> list[tuple[str, str]]:
+    def _dimensions(case: Case) -> list[tuple[str, str]]:
         values = [(dimension, case[dimension]) for dimension in CASE_DIMENSIONS]
         if case["assignee"] is not None:
             values.append(("assignee", case["assignee"]))
@@ -244,21 +310,21 @@ class BatchProjection:
 
     def _count(
         self,
-        event: dict[str, Any],
-        case: dict[str, Any],
+        event: ev.Envelope,
+        case: Case,
         count: str,
         n: int = 1,
         only: list[tuple[str, str]] | None = None,
     ) -> None:
         day = self.day
         for dimension, value in only or self._dimensions(case):
-            key = (event["department"], event["fiscal_year"], dimension, value, day)
+            key = (event.department, event.fiscal_year, dimension, value, day)
             self.case_daily[key][count] += n
 
     def _deadline(
         self,
-        event: dict[str, Any],
-        case: dict[str, Any],
+        event: ev.Envelope,
+        case: Case,
         closed: date,
         n: int,
         only: list[tuple[str, str]] | None = None,
@@ -266,10 +332,10 @@ class BatchProjection:
         deadline = case["deadline_at"].astimezone(self.timezone).date()
         since = self.day
         for dimension, value in only or self._dimensions(case):
-            key = (event["department"], event["fiscal_year"], dimension, value)
+            key = (event.department, event.fiscal_year, dimension, value)
             self.case_deadlines[(*key, deadline, closed, since)] += n
 
-    def _hand_over(self, event: dict[str, Any], case: dict[str, Any], previous: str | None) -> None:
+    def _hand_over(self, event: ev.Envelope, case: Case, previous: str | None) -> None:
         """From today the case counts for its new assignee, no longer for the previous one."""
         counts = ["dispatched", *(c for c, column in HANDED_OVER.items() if case[column])]
         if case["advance_disposal"]:
@@ -283,38 +349,38 @@ class BatchProjection:
             if case["deadline_at"] is not None:  # filed, and open: dispatch precedes closure
                 self._deadline(event, case, NOT_CLOSED, n, assignee)
 
-    def on_CaseReported(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        data = event["data"]
-        self.cases[(event["department"], data["case_id"])] = {
+    def on_CaseReported(self, event: ev.CaseReported, context: JournalContext) -> None:
+        data = event.data
+        self.cases[(event.department, data.case_id)] = {
             **dict.fromkeys(CASE_COLUMNS),
-            "department": event["department"],
-            "case_id": data["case_id"],
-            "fiscal_year": event["fiscal_year"],
-            "channel": data["channel"],
-            "category": data["category"],
-            "kind": data["kind"],
-            "advance_disposal": bool(data.get("advance_disposal")),
+            "department": event.department,
+            "case_id": data.case_id,
+            "fiscal_year": event.fiscal_year,
+            "channel": data.channel,
+            "category": data.category,
+            "kind": data.kind,
+            "advance_disposal": data.advance_disposal,
         }
         self._stage(event)
 
-    def on_CaseAccepted(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_CaseAccepted(self, event: ev.CaseAccepted, context: JournalContext) -> None:
         self._stage(event)
 
-    def on_CaseFiled(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_CaseFiled(self, event: ev.CaseFiled, context: JournalContext) -> None:
         case = self._stage(event)
-        case["deadline_at"] = datetime.fromisoformat(event["data"]["deadline_at"])
+        case["deadline_at"] = event.data.deadline_at
         self._deadline(event, case, NOT_CLOSED, +1)
 
-    def on_CaseDispatched(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_CaseDispatched(self, event: ev.CaseDispatched, context: JournalContext) -> None:
         case = self._stage(event)  # before the assignee is set: counted once per case
-        previous, case["assignee"] = case["assignee"], event["data"]["assignee"]
+        previous, case["assignee"] = case["assignee"], event.data.assignee
         if previous != case["assignee"]:
             self._hand_over(event, case, previous)
 
-    def on_CaseDisposed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_CaseDisposed(self, event: ev.CaseDisposed, context: JournalContext) -> None:
         self._stage(event)
 
-    def on_CaseClosed(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_CaseClosed(self, event: ev.CaseClosed, context: JournalContext) -> None:
         case = self._stage(event)
         if case["accepted_at"] is not None:
             self._count(event, case, "closed_accepted")

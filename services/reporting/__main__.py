@@ -1,3 +1,3 @@
-from services.reporting.app import main
+from services.reporting.bootstrap import main
 
 main()

@@ -4,7 +4,7 @@ and functional departments its cases are dispatched to. Pure: periods, schemes, 
 A period is a month of a fiscal year, or the whole year (the year-end review). Its figures
 count as of its last day, or as of an earlier day inside it: once a month has ended its
 bulletin no longer changes. An assignee's score is Σ weight × min(rate, 1) over the
-indicators of the scheme in force (each rounded half-up to 2 decimals, as in CONTRACT.md
+indicators of the scheme in force (each rounded half-up to 2 decimals, as in docs/contract.md
 section 4), on a 100-point scale. An assignee with no value for an indicator (nothing fell
 due in the period, say) is listed as unassessed, without score or rank, rather than ranked
 last: an empty month is no evidence of bad work. Ranks are competition ranks (1, 2, 2, 4).
@@ -13,16 +13,20 @@ last: an empty month is no evidence of bad work. Ranks are competition ranks (1,
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from services.reporting import scoring
+from services.reporting.case_figures import CaseFigures, case_figures
+from services.reporting.evaluation import evaluation_day
 
 
 @dataclass(frozen=True)
 class SchemeIndicator:
-    metric: str  # a case rate of CONTRACT.md section 4 (schemas.events.AssessmentMetric)
+    metric: str  # a case rate of docs/contract.md section 4 (schemas.events.AssessmentMetric)
     name: str | None
     weight: Decimal
 
@@ -32,6 +36,16 @@ class Scheme:
     indicators: tuple[SchemeIndicator, ...]
     effective_month: int | None = None  # None: the default scheme
     document: str | None = None
+
+
+def scheme_of(row: Mapping[str, Any] | None) -> Scheme:
+    """The scheme of an assessment_schemes row (indicators decoded); None: the default."""
+    if row is None:
+        return DEFAULT_SCHEME
+    indicators = tuple(
+        SchemeIndicator(i["metric"], i["name"], Decimal(i["weight"])) for i in row["indicators"]
+    )
+    return Scheme(indicators, row["effective_month"], row["document"])
 
 
 # The seed's district: "主要依据按期结案率和结案率这两项指标", equally weighted out of 100.
@@ -116,3 +130,86 @@ def ranks(scores: dict[str, Decimal | None]) -> dict[str, int | None]:
     for position, value in enumerate(ordered, start=1):
         first.setdefault(value, position)
     return {key: None if s is None else first[s] for key, s in scores.items()}
+
+
+def periods(fiscal_year: int, month: int | None, as_of: date | None) -> list[tuple[Period, date]]:
+    """The period asked and the day it counts to, then the period it is compared with (none
+    before January) counted to its end."""
+    check_month(month)
+    period = Period(fiscal_year, month)
+    if as_of is not None:
+        evaluation_day(as_of, fiscal_year)  # inside the fiscal year
+    found = [(period, period.day(as_of))]
+    if period.has_previous():
+        found.append((period.previous(), period.previous().end))
+    return found
+
+
+Assessed = dict[str, tuple[CaseFigures, Scored]]  # by assignee
+
+
+def assessed(rows: Sequence[Mapping[str, Any]], scheme: Scheme) -> Assessed:
+    """Each assignee's figures (rows of case counts by assignee) and its scores."""
+    found = {}
+    for row in rows:
+        cases = case_figures(row)
+        rates = {i.metric: getattr(cases, i.metric) for i in scheme.indicators}
+        found[row["value"]] = (cases, score(rates, scheme))
+    return found
+
+
+@dataclass(frozen=True)
+class Standing:
+    assignee: str
+    cases: CaseFigures
+    scored: Scored
+    rank: int | None
+    previous_score: Decimal | None
+    previous_rank: int | None
+
+    @property
+    def score_change(self) -> Decimal | None:
+        if self.scored.score is None or self.previous_score is None:
+            return None
+        return self.scored.score - self.previous_score
+
+    @property
+    def rank_change(self) -> int | None:
+        """Positive when it moved up."""
+        if self.rank is None or self.previous_rank is None:
+            return None
+        return self.previous_rank - self.rank
+
+
+def standings(now: Assessed, before: Assessed) -> list[Standing]:
+    """The assignees ranked (best first), then the unassessed by code, with the previous
+    period's score and rank."""
+    rank_now = ranks({a: scored.score for a, (_, scored) in now.items()})
+    rank_before = ranks({a: scored.score for a, (_, scored) in before.items()})
+    found = [
+        Standing(
+            assignee=code,
+            cases=cases,
+            scored=scored,
+            rank=rank_now[code],
+            previous_score=before[code][1].score if code in before else None,
+            previous_rank=rank_before.get(code),
+        )
+        for code, (cases, scored) in now.items()
+    ]
+    found.sort(key=lambda s: (s.rank is None, s.rank or 0, s.assignee))
+    return found
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    """The assessment of a period: what the bulletin (通报) shows."""
+
+    department: str
+    name: str | None
+    period: Period
+    as_of: date  # the last day counted
+    scheme: Scheme
+    total: CaseFigures  # all assignees together
+    assignees: list[Standing]
+    names: Mapping[str, str | None]  # the assignees' registered names

@@ -1,4 +1,4 @@
-"""The national self-evaluation scoring of CONTRACT.md section 4. Pure."""
+"""The national self-evaluation scoring of docs/contract.md section 4. Pure."""
 
 from __future__ import annotations
 

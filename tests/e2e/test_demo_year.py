@@ -131,7 +131,7 @@ async def test_the_seed_reports_figures(stack: str) -> None:
         "门头广告信息": "7355",
         "公厕信息": "99",
     }
-    # the demo's (invented) targets, scored as CONTRACT.md section 4 says
+    # the demo's (invented) targets, scored as docs/contract.md section 4 says
     assert {i["targetId"]: (i["actual"], i["score"]) for i in centre["indicators"]} == {
         "closure": ("0.9673", "20.00"),
         "execution": ("1.0000", "20.00"),

@@ -13,17 +13,17 @@ from services.performance import store
 from tests.conftest import KafkaTarget
 from tests.helpers import Stack
 
-LEDGER_SCHEMA = Path(ingest.__file__).with_name("schema.sql")
-PERFORMANCE_SCHEMA = Path(store.__file__).with_name("schema.sql")
+LEDGER_MIGRATIONS = Path(ingest.__file__).with_name("migrations")
+PERFORMANCE_MIGRATIONS = Path(store.__file__).with_name("migrations")
 
 
 @contextlib.asynccontextmanager
-async def migrated_pool(dsn: str, *schemas: Path) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a database with these services' tables, as the services create them."""
+async def migrated_pool(dsn: str, *folders: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a database with these services' tables, migrated as the services do."""
+    for folder in folders:
+        await migrate(dsn, folder)
     pool = await create_pool(dsn)
     try:
-        for schema in schemas:
-            await migrate(pool, schema)
         yield pool
     finally:
         await pool.close()

@@ -19,7 +19,8 @@ from services.common.db import _init_connection as db_init
 from services.common.db import migrate
 from services.performance import store
 from services.reporting.schema import Context, schema
-from tests.integration.conftest import PERFORMANCE_SCHEMA, migrated_pool
+from tests.fakes_performance import typed_all
+from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +170,7 @@ def brute_force_cases(cases: list[dict[str, Any]], day: date) -> dict[str, Any]:
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database, PERFORMANCE_SCHEMA) as pool:
+    async with migrated_pool(database, PERFORMANCE_MIGRATIONS) as pool:
         yield pool
 
 
@@ -183,7 +184,7 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
         money.append(("Disbursed", at + timedelta(hours=1), f"{rnd.randint(1, 400)}.00"))
     entries = journal(cases, money)
     for start in range(0, len(entries), 700):  # in batches, as the service applies them
-        await store.apply_entries(pool, entries[start : start + 700], TZ)
+        await store.apply_entries(pool, typed_all(entries[start : start + 700]), TZ)
 
     for day in DATES:
         result = await schema.execute(
@@ -253,7 +254,7 @@ async def apply_units(pool: asyncpg.Pool) -> None:
     ]  # fmt: skip
     for position, e in enumerate(entries, start=1):
         e["position"] = position
-    await store.apply_entries(pool, entries, TZ)
+    await store.apply_entries(pool, typed_all(entries), TZ)
 
 
 async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
@@ -296,7 +297,7 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
     )
     assert pool is not None
     try:
-        await migrate(pool, PERFORMANCE_SCHEMA)
+        await migrate(database, PERFORMANCE_MIGRATIONS)
         await apply_units(pool)
 
         projections = re.compile(
@@ -337,6 +338,29 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
         assert [e.message for e in result.errors] == ["unknown department 'NOPE'"]
         budgets = [result.data[f"e{i}"]["budget"]["adjustedBudget"] for i in range(4)]
         assert budgets == ["1230.00", "1000.00", "30.00", "4.00"]
+
+        # with their months and lines: one query for the months of all the departments, one
+        # for all their line lists, and one batch of line evaluations for all those lines
+        department = (
+            'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
+            "{{ budget {{ adjustedBudget }} monthly {{ month spentInMonth }} "
+            "lines {{ lineId adjustedBudget }} }}"
+        )
+        await run([department.format("BUREAU", "true")])
+        one, _ = await run([department.format("BUREAU", "true")])
+        many, result = await run(
+            [department.format(code, sub) for code, sub in
+             (("BUREAU", "true"), ("BUREAU", "false"), ("UNIT-B", "true"), ("OTHER", "false"),
+              ("NOPE", "false"))]
+        )  # fmt: skip
+        # the 9 above, months, line ids, the lines' 5
+        assert one == many == 16
+        assert [e.message for e in result.errors] == ["unknown department 'NOPE'"]
+        lines = [[x["lineId"] for x in result.data[f"e{i}"]["lines"]] for i in range(4)]
+        assert lines == [["L-A", "L-B1", "L-BUREAU"], ["L-BUREAU"], ["L-B1"], ["L-O"]]
+        march = [result.data[f"e{i}"]["monthly"][2] for i in range(4)]
+        assert [m["spentInMonth"] for m in march] == ["850.00", "800.00", "0.00", "0.00"]
+        assert {len(result.data[f"e{i}"]["monthly"]) for i in range(4)} == {12}
     finally:
         await pool.close()
 
@@ -372,7 +396,7 @@ async def test_year_over_year(pool: asyncpg.Pool) -> None:
                 entries.append(entry(year, 4, "CaseClosed", case_id=report["case_id"]))
     for position, e in enumerate(entries, start=1):
         e["position"] = position
-    await store.apply_entries(pool, entries, TZ)
+    await store.apply_entries(pool, typed_all(entries), TZ)
 
     fields = "asOf budget { sangongSpent } cases { accepted closureRate } score"
     query = f"""query($year: Int!, $asOf: Date) {{

@@ -19,7 +19,8 @@ import pytest
 from schemas.money import rate
 from services.performance import store
 from services.reporting.schema import Context, schema
-from tests.integration.conftest import PERFORMANCE_SCHEMA, migrated_pool
+from tests.fakes_performance import typed_all
+from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 from tests.integration.test_as_of import TZ, brute_force_cases, journal, random_cases
 
 pytestmark = pytest.mark.integration
@@ -161,7 +162,7 @@ def scheme_entry() -> dict[str, Any]:
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database, PERFORMANCE_SCHEMA) as pool:
+    async with migrated_pool(database, PERFORMANCE_MIGRATIONS) as pool:
         yield pool
 
 
@@ -173,7 +174,7 @@ async def cases(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     for position, e in enumerate(entries, start=1):
         e["position"] = position
     for start in range(0, len(entries), 500):
-        await store.apply_entries(pool, entries[start : start + 500], TZ)
+        await store.apply_entries(pool, typed_all(entries[start : start + 500]), TZ)
     return cases
 
 

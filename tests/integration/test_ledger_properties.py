@@ -14,11 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.ledger.ingest import InboundRecord, ingest_batch
-from services.ledger.relay import JOURNAL_ROWS
+from services.common.event_store import journal_after
+from services.ledger.ingest import ingest_batch
+from services.ledger.records import InboundRecord
+from services.ledger.store import PostgresLedgerStore
 from services.performance import store as performance
 from tests.conftest import create_database
-from tests.integration.conftest import LEDGER_SCHEMA, PERFORMANCE_SCHEMA, migrated_pool
+from tests.integration.conftest import LEDGER_MIGRATIONS, PERFORMANCE_MIGRATIONS, migrated_pool
 from tests.unit.test_ledger_rules import TOPICS
 
 pytestmark = pytest.mark.integration
@@ -82,7 +84,7 @@ def records(ops: list[tuple[Any, ...]], departments: list[str]) -> list[InboundR
 
 @pytest.fixture(scope="module")
 async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    schemas = (LEDGER_SCHEMA, PERFORMANCE_SCHEMA)
+    schemas = (LEDGER_MIGRATIONS, PERFORMANCE_MIGRATIONS)
     async with migrated_pool(await create_database(pg_dsn), *schemas) as pool:
         yield pool
 
@@ -101,10 +103,9 @@ async def snapshot(pool: asyncpg.Pool) -> dict[str, list[Any]]:
 
 
 async def project(pool: asyncpg.Pool) -> None:
-    rows = await pool.fetch(JOURNAL_ROWS, 0, 1_000_000)
-    await performance.apply_entries(
-        pool, [json.loads(r["value"]) for r in rows], ZoneInfo("Asia/Shanghai")
-    )
+    async with pool.acquire() as conn:
+        entries = await journal_after(conn, 0, 1_000_000)
+    await performance.apply_entries(pool, entries, ZoneInfo("Asia/Shanghai"))
 
 
 @settings(
@@ -134,7 +135,7 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
 
     duplicates = 0
     for batch in batches:
-        duplicates += (await ingest_batch(pool, batch, TOPICS)).duplicates
+        duplicates += (await ingest_batch(PostgresLedgerStore(pool), batch, TOPICS)).duplicates
     await project(pool)
     accepted = await pool.fetchval("SELECT count(*) FROM ledger.events")
     rejected = await pool.fetchval("SELECT count(*) FROM ledger.rejections")
@@ -185,6 +186,6 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
 
     # the same records delivered again, in other batches: nothing changes
     before = await snapshot(pool)
-    await ingest_batch(pool, inbound, TOPICS)
+    await ingest_batch(PostgresLedgerStore(pool), inbound, TOPICS)
     await project(pool)
     assert await snapshot(pool) == before

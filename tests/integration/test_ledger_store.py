@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.ledger.ingest import InboundRecord, ingest_batch
-from tests.integration.conftest import LEDGER_SCHEMA, migrated_pool
+from services.ledger.ingest import ingest_batch
+from services.ledger.records import InboundRecord
+from services.ledger.store import PostgresLedgerStore
+from tests.integration.conftest import LEDGER_MIGRATIONS, migrated_pool
 from tests.unit.test_ledger_rules import TOPICS, authorise, record
 
 pytestmark = pytest.mark.integration
@@ -21,7 +23,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database, LEDGER_SCHEMA) as pool:
+    async with migrated_pool(database, LEDGER_MIGRATIONS) as pool:
         yield pool
 
 
@@ -45,15 +47,17 @@ def pay(amount: str, event_id: str) -> InboundRecord:
 async def test_a_redelivered_rejection_keeps_its_verdict(pool: asyncpg.Pool) -> None:
     overspend = pay("500.00", "pay-1")
     await ingest_batch(
-        pool,
+        PostgresLedgerStore(pool),
         [authorise(), record("FundsArrived", {"line_id": "L1", "amount": "400.00"}), overspend],
         TOPICS,
     )
     await ingest_batch(
-        pool, [record("FundsArrived", {"line_id": "L1", "amount": "600.00"})], TOPICS
+        PostgresLedgerStore(pool),
+        [record("FundsArrived", {"line_id": "L1", "amount": "600.00"})],
+        TOPICS,
     )
     # Kafka hands the same record again (a rebalance): judged on today's state it would pass
-    decision = await ingest_batch(pool, [overspend], TOPICS)
+    decision = await ingest_batch(PostgresLedgerStore(pool), [overspend], TOPICS)
     assert (decision.redelivered, decision.accepted, decision.refused) == (1, [], [])
     assert "pay-1" not in await accepted_ids(pool)
     assert await pool.fetchval("SELECT count(*) FROM ledger.rejections") == 1
@@ -61,24 +65,30 @@ async def test_a_redelivered_rejection_keeps_its_verdict(pool: asyncpg.Pool) -> 
 
 async def test_held_records_are_released_by_a_later_batch(pool: asyncpg.Pool) -> None:
     early = pay("300.00", "pay-early")
-    first = await ingest_batch(pool, [authorise(), early], TOPICS, HOLD, T0)
+    first = await ingest_batch(PostgresLedgerStore(pool), [authorise(), early], TOPICS, HOLD, T0)
     assert [h.reason for h in first.held] == ["disbursement_exceeds_arrived"]
     # redelivered while held: still one held record
-    await ingest_batch(pool, [early], TOPICS, HOLD, T0 + timedelta(seconds=1))
+    await ingest_batch(PostgresLedgerStore(pool), [early], TOPICS, HOLD, T0 + timedelta(seconds=1))
     assert await pool.fetchval("SELECT count(*) FROM ledger.pending") == 1
 
     arrival = record("FundsArrived", {"line_id": "L1", "amount": "300.00"}, "arr-1")
-    await ingest_batch(pool, [arrival], TOPICS, HOLD, T0 + timedelta(minutes=5))
+    await ingest_batch(
+        PostgresLedgerStore(pool), [arrival], TOPICS, HOLD, T0 + timedelta(minutes=5)
+    )
     assert [e for _, e in await journal(pool)][-2:] == ["arr-1", "pay-early"]
     assert await pool.fetchval("SELECT count(*) FROM ledger.pending") == 0
     assert await pool.fetchval("SELECT count(*) FROM ledger.rejections") == 0
 
 
 async def test_a_hold_expires_into_a_rejection(pool: asyncpg.Pool) -> None:
-    await ingest_batch(pool, [authorise(), pay("1.00", "pay-x")], TOPICS, HOLD, T0)
-    nothing = await ingest_batch(pool, [], TOPICS, HOLD, T0 + HOLD - timedelta(seconds=1))
+    await ingest_batch(
+        PostgresLedgerStore(pool), [authorise(), pay("1.00", "pay-x")], TOPICS, HOLD, T0
+    )
+    nothing = await ingest_batch(
+        PostgresLedgerStore(pool), [], TOPICS, HOLD, T0 + HOLD - timedelta(seconds=1)
+    )
     assert nothing.refused == []
-    expired = await ingest_batch(pool, [], TOPICS, HOLD, T0 + HOLD)
+    expired = await ingest_batch(PostgresLedgerStore(pool), [], TOPICS, HOLD, T0 + HOLD)
     assert [(r.reason, r.event_id) for r in expired.refused] == [
         ("disbursement_exceeds_arrived", "pay-x")
     ]
@@ -103,11 +113,11 @@ async def test_a_chain_of_early_events_is_released_in_order(pool: asyncpg.Pool) 
         amount="10.00",
         method="inquiry",
     )
-    await ingest_batch(pool, [contract], TOPICS, HOLD, T0)
-    await ingest_batch(pool, [plan], TOPICS, HOLD, T0)
+    await ingest_batch(PostgresLedgerStore(pool), [contract], TOPICS, HOLD, T0)
+    await ingest_batch(PostgresLedgerStore(pool), [plan], TOPICS, HOLD, T0)
     assert await accepted_ids(pool) == []
     # the line releases the plan, whose stream this batch never touched releases the contract
-    await ingest_batch(pool, [authorise(event_id="a1")], TOPICS, HOLD, T0)
+    await ingest_batch(PostgresLedgerStore(pool), [authorise(event_id="a1")], TOPICS, HOLD, T0)
     assert [e for _, e in await journal(pool)] == ["a1", "p1", "k1"]
 
 
@@ -115,7 +125,7 @@ async def test_a_rejection_is_resolved_when_its_correction_is_accepted(pool: asy
     good = authorise("10.00", event_id="auth-1")
     body = json.loads(good.value)
     await ingest_batch(
-        pool,
+        PostgresLedgerStore(pool),
         [
             InboundRecord(good.topic, 0, 900, json.dumps({**body, "fiscal_year": 1900}).encode()),
             good,

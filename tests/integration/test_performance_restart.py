@@ -10,26 +10,20 @@ import asyncpg
 import pytest
 
 from demo import guandu2017 as demo
+from services.common.projections import LIVE, TABLES
 from tests.conftest import create_database
 from tests.helpers import Stack, fetch
 
 pytestmark = pytest.mark.integration
 
-PROJECTION_TABLES = {
-    "line_daily": "line_id, day",
-    "line_spending_daily": "line_id, day, economic_class, spending_department",
-    "case_daily": "department, fiscal_year, dimension, value, day",
-    "cases": "department, case_id",
-    "lines": "line_id",
-    "departments": "code",
-    "applied_positions": "department",
-}
-
 
 async def dump(dsn: str) -> dict[str, list[dict[str, object]]]:
+    """Every projection table's rows, in key order."""
     return {
-        table: await fetch(dsn, f"SELECT * FROM performance.{table} ORDER BY {order}")
-        for table, order in PROJECTION_TABLES.items()
+        table.name: await fetch(
+            dsn, f"SELECT * FROM {LIVE}.{table.name} ORDER BY {', '.join(table.key_names)}"
+        )
+        for table in TABLES
     }
 
 

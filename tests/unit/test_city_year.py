@@ -9,7 +9,8 @@ import json
 import tracemalloc
 
 from bench.city_year import city_year, district
-from services.ledger.ingest import InboundRecord, decide, parse
+from services.ledger.judge import decide
+from services.ledger.records import InboundRecord, parse
 
 TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
 

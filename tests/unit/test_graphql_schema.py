@@ -1,5 +1,5 @@
 """The GraphQL surface documents itself: every type, field and argument has a description,
-and the contract's queries and field names exist (CONTRACT.md section 5)."""
+and the contract's queries and field names exist (docs/contract.md section 5)."""
 
 from __future__ import annotations
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from services.ledger.ingest import Decision, InboundRecord, Refused, decide, parse
+from schemas.messages import JournalContext
+from services.ledger.judge import decide
+from services.ledger.records import Decision, InboundRecord, Refused, parse
 
 TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
 _offsets = count()
@@ -113,7 +116,17 @@ def test_a_disbursement_is_reversed_once() -> None:
     )
     assert reasons(decision) == ["disbursement_already_reversed", "unknown_disbursement"]
     reversal = decision.accepted[3]
-    assert reversal.context["reversed"]["amount"] == "60.00"
+    assert reversal.context.reversed is not None
+    assert reversal.context.reversed.amount == Decimal("60.00")
+    # as stored (ledger.events.context) and published
+    assert reversal.context.model_dump(mode="json", exclude_none=True) == {
+        "reversed": {
+            "line_id": "L1",
+            "amount": "60.00",
+            "economic_class": "302",
+            "spending_department": "D1",
+        }
+    }
     assert reversal.stream_id == "line:L1"
 
 
@@ -199,7 +212,7 @@ def test_procurement_contracts_stay_within_plan() -> None:
         ),
     )
     assert reasons(decision) == ["unknown_procurement", "contract_exceeds_planned"]
-    assert decision.accepted[-1].context == {"line_id": "L1"}
+    assert decision.accepted[-1].context == JournalContext(line_id="L1")
 
 
 def test_identical_content_is_judged_canonically() -> None:

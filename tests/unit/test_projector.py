@@ -7,27 +7,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from schemas.events import ALL_EVENTS
 from schemas.money import rate
+from services.common.projections import APPLIED_POSITIONS, TABLES
 from services.performance.projector import BatchProjection
-
-
-def entry(
-    event_type: str,
-    data: dict[str, Any],
-    at: str,
-    context: dict[str, Any] | None = None,
-    department: str = "D1",
-) -> dict[str, Any]:
-    return {
-        "event": {
-            "event_type": event_type,
-            "department": department,
-            "fiscal_year": 2017,
-            "occurred_at": at,
-            "data": data,
-        },
-        "context": context or {},
-    }
+from tests.fakes_performance import entry
 
 
 def test_rates_round_half_up_to_four_places() -> None:
@@ -41,46 +27,74 @@ def test_days_end_in_the_department_time_zone() -> None:
     projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
     # 16:30 UTC on 31 Aug is 00:30 on 1 Sep in Shanghai
     projection.apply(
-        entry("FundsArrived", {"line_id": "L1", "amount": "5.00"}, "2017-08-31T16:30:00+00:00")
+        entry(1, "FundsArrived", "2017-08-31T16:30:00+00:00", line_id="L1", amount="5.00")
     )
     assert list(projection.line_daily) == [("L1", date(2017, 9, 1))]
 
 
 def test_a_redispatched_case_counts_once_and_reversals_subtract() -> None:
     projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
-    case = {"case_id": "C1"}
+    case: dict[str, Any] = {"case_id": "C1"}
     projection.apply(
-        entry(
-            "CaseReported",
-            {
-                **case,
-                "channel": "video",
-                "category": "x",
-                "kind": "event",
-                "advance_disposal": True,
-            },
-            "2017-03-01T10:00:00+08:00",
-        )
-    )
-    for assignee in ("S1", "S2"):
+        entry(1, "CaseReported", "2017-03-01T10:00:00+08:00", **case, channel="video",
+              category="x", kind="event", advance_disposal=True)
+    )  # fmt: skip
+    for position, assignee in ((2, "S1"), (3, "S2")):
         projection.apply(
-            entry("CaseDispatched", {**case, "assignee": assignee}, "2017-03-02T10:00:00+08:00")
-        )
+            entry(position, "CaseDispatched", "2017-03-02T10:00:00+08:00", **case,
+                  assignee=assignee)
+        )  # fmt: skip
     counts = projection.case_daily[("D1", 2017, "channel", "video", date(2017, 3, 2))]
     assert counts["dispatched"] == 1
     assert projection.cases[("D1", "C1")]["assignee"] == "S2"
     reported = projection.case_daily[("D1", 2017, "kind", "event", date(2017, 3, 1))]
     assert (reported["reported"], reported["advance_disposals"]) == (1, 1)
 
-    pay = {"line_id": "L1", "amount": "60.00", "economic_class": "302"}
-    projection.apply(entry("Disbursed", pay, "2017-04-01T10:00:00+08:00"))
+    pay: dict[str, Any] = {"line_id": "L1", "amount": "60.00", "economic_class": "302"}
+    projection.apply(entry(4, "Disbursed", "2017-04-01T10:00:00+08:00", **pay))
     projection.apply(
-        entry(
-            "DisbursementReversed",
-            {"reverses": "p"},
-            "2017-04-03T10:00:00+08:00",
-            context={"reversed": {**pay, "spending_department": "D1"}},
-        )
-    )
+        entry(5, "DisbursementReversed", "2017-04-03T10:00:00+08:00", reverses="p",
+              reason="wrong", context={"reversed": {**pay, "spending_department": "D1"}})
+    )  # fmt: skip
     assert projection.line_daily[("L1", date(2017, 4, 3))]["spent"] == Decimal("-60.00")
     assert projection.spending_daily[("L1", date(2017, 4, 3), "302", "D1")] == Decimal("-60.00")
+
+
+def test_every_event_type_has_a_handler_typed_with_its_model() -> None:
+    for model in ALL_EVENTS:
+        handler = getattr(BatchProjection, f"on_{model.__name__}")
+        assert handler.__annotations__["event"] == f"ev.{model.__name__}"
+
+
+def test_an_award_without_its_line_in_the_context_is_refused() -> None:
+    projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
+    award = entry(1, "ContractAwarded", "2017-05-01T10:00:00+08:00", procurement_id="P",
+                  contract_id="K", supplier="s", amount="10.00")  # fmt: skip
+    with pytest.raises(ValueError, match="names no budget line"):
+        projection.apply(award)
+
+
+def test_the_rows_written_have_the_declared_columns() -> None:
+    projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
+    at = "2017-03-01T10:00:00+08:00"
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("DepartmentRegistered", {"name": "D"}),
+        ("BudgetAuthorised", {"line_id": "L", "title": "t", "category": "basic",
+                              "amount": "9.00"}),
+        ("Disbursed", {"line_id": "L", "amount": "1.00", "economic_class": "302"}),
+        ("CaseReported", {"case_id": "C", "channel": "c", "category": "x", "kind": "event"}),
+        ("CaseFiled", {"case_id": "C", "deadline_at": "2017-03-03T10:00:00+08:00"}),
+        ("PerformanceTargetSet", {"target_id": "T", "level1": "a", "level2": "b", "name": "n",
+                                  "metric": "closure_rate", "comparator": ">=", "value": "0.9",
+                                  "unit": "%", "weight": 10}),
+        ("OutputRecorded", {"indicator": "i", "quantity": "3", "unit": "u"}),
+        ("AssessmentSchemeSet", {"effective_month": 1,
+                                 "indicators": [{"metric": "closure_rate", "weight": 100}]}),
+    ]  # fmt: skip
+    for position, (event_type, data) in enumerate(events, start=1):
+        projection.apply(entry(position, event_type, at, **data))
+    written = dict(projection.rows())
+    assert set(written) == set(TABLES) - {APPLIED_POSITIONS}
+    for table, rows in written.items():
+        assert rows, table.name
+        assert {len(row) for row in rows} == {len(table.columns)}, table.name

@@ -1,4 +1,4 @@
-"""Scores and grades as CONTRACT.md section 4 defines them."""
+"""Scores and grades as docs/contract.md section 4 defines them."""
 
 from __future__ import annotations
 

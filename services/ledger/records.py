@@ -1,0 +1,147 @@
+"""Inbound records and the ledger's verdicts on them: parsing and validating a record against
+the contract (docs/contract.md sections 2-3), and what a batch decided (``Decision``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.events import TOPIC_GROUP, Envelope, event_adapter
+from schemas.messages import JournalContext, describe_validation_error
+from services.ledger.domain import Aggregate
+
+Coordinates = tuple[str, int, int, bytes]
+"""Where a record was read and what it held: topic, partition, offset, sha256 of its value."""
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+    @cached_property
+    def sha256(self) -> bytes:
+        return hashlib.sha256(self.value or b"").digest()
+
+    @property
+    def coordinates(self) -> Coordinates:
+        """Where the record was read and what it held: a redelivery has the same."""
+        return self.topic, self.partition, self.offset, self.sha256
+
+
+@dataclass
+class Parsed:
+    record: InboundRecord
+    event: Envelope
+    payload: str
+    content_hash: bytes
+
+
+@dataclass
+class Accepted:
+    record: InboundRecord
+    event: Envelope
+    payload: str
+    content_hash: bytes
+    stream_id: str
+    stream_version: int
+    context: JournalContext
+
+
+@dataclass
+class Refused:
+    record: InboundRecord
+    reason: str
+    field: str | None
+    message: str
+    event_id: str | None = None
+    department: str | None = None
+
+
+@dataclass
+class Held:
+    """A record that came too early (``Rejected.waits_for``): kept, and judged again when the
+    stream it waits for changes, until the hold expires; then it is rejected."""
+
+    record: InboundRecord
+    reason: str
+    field: str | None
+    message: str
+    waits_for: str
+    held_since: datetime
+    event_id: str
+    department: str
+    pending_id: int | None = None  # None: held by this batch, not stored yet
+
+
+@dataclass
+class Decision:
+    accepted: list[Accepted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)  # waiting at the end of the batch
+    released: list[int] = field(default_factory=list)  # stored pending ids now judged
+    duplicates: int = 0
+    redelivered: int = 0  # records already judged before (Kafka redelivery)
+    aggregates: dict[str, Aggregate] = field(default_factory=dict)
+    expected_versions: dict[str, int] = field(default_factory=dict)
+
+
+def validate(record: InboundRecord) -> Envelope | Refused:
+    """Check one record against the contract (docs/contract.md sections 2-3); never raises."""
+    if record.value is None:
+        return Refused(record, "empty_record", None, "the record has no value")
+    try:
+        return event_adapter.validate_json(record.value)
+    except ValidationError as error:
+        reason, field_path, message = describe_validation_error(error)
+        return Refused(record, reason, field_path, message, *_identity(record.value))
+    except (ValueError, RecursionError) as error:  # pathological input the parser gives up on
+        return Refused(record, "invalid_json", None, f"unreadable JSON: {error}"[:500])
+
+
+def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refused:
+    """Validate one record, check it came on its event type's topic; never raises."""
+    event = validate(record)
+    if isinstance(event, Refused):
+        return event
+    expected_group = topic_groups.get(record.topic)
+    if TOPIC_GROUP[event.event_type] != expected_group:
+        return Refused(
+            record,
+            "wrong_topic",
+            "event_type",
+            f"event_type: {event.event_type} belongs on the {TOPIC_GROUP[event.event_type]} "
+            f"topic, not {record.topic!r}",
+            event.event_id,
+            event.department,
+        )
+    # Stored and hashed in one canonical form, so that "identical content" does not depend
+    # on the key order or whitespace of the record, nor on the field order of our models.
+    # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
+    # separators=(",", ":"), ensure_ascii=False) gives, made faster by pydantic-core and orjson)
+    payload = orjson.dumps(orjson.loads(event.model_dump_json()), option=orjson.OPT_SORT_KEYS)
+    payload_text = payload.decode()
+    return Parsed(record, event, payload_text, hashlib.sha256(payload).digest())
+
+
+def _identity(raw: bytes) -> tuple[str | None, str | None]:
+    """Best effort event_id and department of an invalid record, so rejections can be filtered."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    event_id, department = obj.get("event_id"), obj.get("department")
+    return (
+        event_id[:128] if isinstance(event_id, str) else None,
+        department[:64] if isinstance(department, str) else None,
+    )

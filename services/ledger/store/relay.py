@@ -1,0 +1,48 @@
+"""The relays' bookkeeping in PostgreSQL: their cursors (``ledger.relay_cursors``), the
+leadership lock that elects the one ledger instance that relays, and the notification that
+wakes it when something was appended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+APPENDED = "ledger_appended"  # the channel notified when events or rejections were stored
+
+
+async def notify_appended(db: asyncpg.Pool | asyncpg.Connection) -> None:
+    """Wake the relay (at the commit of the current transaction, if there is one)."""
+    await db.execute(f"SELECT pg_notify('{APPENDED}', '')")
+
+
+async def listen_appended(conn: asyncpg.Connection, callback: Callable[..., Any]) -> None:
+    await conn.add_listener(APPENDED, callback)
+
+
+async def try_lead(conn: asyncpg.Connection) -> bool:
+    """Take the relay leadership (a session lock, released if the connection dies) if free."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('ledger.relay'))"))
+
+
+async def read_cursor(conn: asyncpg.Connection, name: str) -> int:
+    sql = "SELECT position FROM ledger.relay_cursors WHERE name = $1"
+    return int(await conn.fetchval(sql, name))
+
+
+async def move_cursor(
+    db: asyncpg.Pool | asyncpg.Connection, name: str, position: int, expected: int | None = None
+) -> bool:
+    """Set a relay's cursor (only if it still is ``expected``, when given); wake the relay."""
+    status = await db.execute(
+        """
+        UPDATE ledger.relay_cursors SET position = $2
+        WHERE name = $1 AND ($3::bigint IS NULL OR position = $3)
+        """,
+        name,
+        position,
+        expected,
+    )
+    await notify_appended(db)
+    return bool(status == "UPDATE 1")

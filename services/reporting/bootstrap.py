@@ -1,0 +1,67 @@
+"""The reporting gateway's wiring, ``python -m services.reporting``: what it connects to (the
+projections in PostgreSQL, read-only: the schema PROJECTION_SCHEMA names) and what it serves
+(GraphQL, the pages and the CSV, app.py, over HTTP with uvicorn)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import uvicorn
+from starlette.applications import Starlette
+
+from services.common.db import create_pool
+from services.reporting.app import routes
+from services.reporting.settings import ReportingSettings
+
+
+@dataclass
+class Resources:
+    """What the gateway opens at startup and closes at shutdown."""
+
+    pool: asyncpg.Pool
+
+
+async def connect(settings: ReportingSettings) -> Resources:
+    """A pool whose unqualified table names are those of the projection schema."""
+    pool = await create_pool(
+        settings.database_url, max_size=8, projections=settings.projection_schema
+    )
+    return Resources(pool)
+
+
+async def disconnect(resources: Resources) -> None:
+    await resources.pool.close()
+
+
+def build_app(settings: ReportingSettings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resources = await connect(settings)
+        app.state.pool = resources.pool  # what the handlers use
+        try:
+            yield
+        finally:
+            await disconnect(resources)
+
+    return Starlette(routes=routes(), lifespan=lifespan)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s reporting %(levelname)s %(message)s"
+    )
+    settings = ReportingSettings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.graphql_host,
+        port=settings.graphql_port,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()

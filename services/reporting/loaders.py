@@ -1,0 +1,202 @@
+"""Per request: the pool, and DataLoaders that answer all the departments, lines, months and
+line lists a query asks for (however many: aliases, a department's lines, previous years) in
+one batch each, with a fixed number of SQL queries per batch. The batch functions read the
+projections (queries) and leave the arithmetic to evaluation.py: they return evaluated
+figures, which the GraphQL types present."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TypeVar
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from services.reporting import assessment, case_figures, evaluation
+from services.reporting.evaluation import (
+    DepartmentFigures,
+    DepartmentKey,
+    DepartmentSums,
+    LineFigures,
+    MonthPoint,
+)
+from services.reporting.queries import cases, departments, lines
+from services.reporting.queries.batch import Evaluation
+
+LineKey = tuple[str, date | None]  # (line_id, asOf)
+MonthsKey = tuple[tuple[str, ...], int, date]  # (departments, fiscal year, last day)
+LineIdsKey = tuple[tuple[str, ...], int]  # (departments, fiscal year)
+
+K = TypeVar("K")
+V = TypeVar("V")
+Batch = Callable[[asyncpg.Connection, list[K]], Awaitable[Sequence[V | BaseException]]]
+
+
+@dataclass
+class Context:
+    """The per-request state of the GraphQL schema."""
+
+    pool: asyncpg.Pool
+    departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
+    lines: DataLoader[LineKey, LineFigures] = field(init=False)
+    monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
+    line_ids: DataLoader[LineIdsKey, list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.departments = self._loader(evaluate_departments)
+        self.lines = self._loader(evaluate_lines)
+        self.monthly = self._loader(monthly)
+        self.line_ids = self._loader(line_ids)
+
+    def _loader(self, batch: Batch[K, V]) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> Sequence[V | BaseException]:
+            async with self.pool.acquire() as conn:
+                return await batch(conn, keys)
+
+        return DataLoader(load)
+
+    async def previous_year(self, key: DepartmentKey) -> DepartmentFigures | None:
+        """The same evaluation a year earlier; None when that year has no data."""
+        try:
+            return await self.departments.load(key.year_before())
+        except ValueError:
+            return None
+
+
+def _asked(
+    keys: list[DepartmentKey], known: dict[str, dict], subunits: dict[str, list[str]]
+) -> tuple[dict[int, Evaluation], dict[int, BaseException]]:
+    """The evaluations to make (by the keys' positions), and the keys refused."""
+    errors: dict[int, BaseException] = {}
+    asked: dict[int, Evaluation] = {}
+    for index, key in enumerate(keys):
+        try:
+            day = evaluation.evaluation_day(key.as_of, key.fiscal_year)
+            if key.department not in known:
+                raise ValueError(f"unknown department {key.department!r}")
+        except ValueError as error:
+            errors[index] = error
+            continue
+        units = subunits.get(key.department, []) if key.include_subunits else []
+        asked[index] = ([key.department, *units], key.fiscal_year, day)
+    return asked, errors
+
+
+async def evaluate_departments(
+    conn: asyncpg.Connection, keys: list[DepartmentKey]
+) -> list[DepartmentFigures | BaseException]:
+    """Evaluate departments as of dates in a fixed number of queries (a DataLoader batch)."""
+    known = await departments.known(conn, [k.department for k in keys])
+    roots = [k.department for k in keys if k.include_subunits]
+    asked, errors = _asked(keys, known, await departments.subunits(conn, roots))
+    with_data = await departments.with_data(conn, list(asked.values()))
+    for position, index in enumerate(list(asked)):
+        if position not in with_data:
+            key = keys[index]
+            errors[index] = ValueError(
+                f"department {key.department!r} has no data for fiscal year {key.fiscal_year}"
+            )
+            del asked[index]
+    evaluations = list(asked.values())
+    if not evaluations:
+        return [errors[i] for i in range(len(keys))]
+    found = zip(
+        await departments.budgets(conn, evaluations),
+        await cases.department_cases(conn, evaluations),
+        await departments.outputs(conn, evaluations),
+        await departments.targets(conn, [(keys[i].department, keys[i].fiscal_year) for i in asked]),
+        strict=True,
+    )
+    evaluated = {
+        index: evaluation.department(
+            keys[index], known[keys[index].department], codes, day, DepartmentSums(*sums)
+        )
+        for index, (codes, _, day), sums in zip(asked, evaluations, found, strict=True)
+    }
+    return [errors[i] if i in errors else evaluated[i] for i in range(len(keys))]
+
+
+async def evaluate_lines(
+    conn: asyncpg.Connection, keys: list[LineKey]
+) -> list[LineFigures | BaseException]:
+    """Evaluate lines as of dates in a fixed number of queries (a DataLoader batch)."""
+    rows = await lines.by_id(conn, [line_id for line_id, _ in keys])
+    asked: dict[int, tuple[str, date]] = {}
+    errors: dict[int, BaseException] = {}
+    for index, (line_id, as_of) in enumerate(keys):
+        try:
+            if line_id not in rows:
+                raise ValueError(f"unknown budget line {line_id!r}")
+            asked[index] = (line_id, evaluation.evaluation_day(as_of, rows[line_id]["fiscal_year"]))
+        except ValueError as error:
+            errors[index] = error
+    pairs = list(asked.values())
+    if not pairs:
+        return [errors[i] for i in range(len(keys))]
+    budgets = await lines.budgets(conn, pairs)
+    outputs = await lines.outputs(conn, pairs)
+    targets = await lines.targets(conn, [line_id for line_id, _ in pairs])
+    evaluated = {
+        index: evaluation.line(
+            rows[line_id], keys[index][1], budget, produced, targets.get(line_id, [])
+        )
+        for index, (line_id, _), budget, produced in zip(
+            asked, pairs, budgets, outputs, strict=True
+        )
+    }
+    return [errors[i] if i in errors else evaluated[i] for i in range(len(keys))]
+
+
+async def monthly(conn: asyncpg.Connection, keys: list[MonthsKey]) -> list[list[MonthPoint]]:
+    """The months of evaluations (January to the month of the day) in one query."""
+    found = await departments.monthly(conn, keys)
+    return [
+        evaluation.monthly_points(fiscal_year, day, rows)
+        for (_, fiscal_year, day), rows in zip(keys, found, strict=True)
+    ]
+
+
+async def line_ids(conn: asyncpg.Connection, keys: list[LineIdsKey]) -> list[list[str]]:
+    """The lines of departments in their fiscal years, in one query."""
+    return await departments.line_ids(conn, keys)
+
+
+async def evaluate_assessment(
+    conn: asyncpg.Connection,
+    department: str,
+    fiscal_year: int,
+    month: int | None,
+    as_of: date | None,
+) -> assessment.Bulletin:
+    """The assessment of a period, compared with the period before, in five queries."""
+    periods = assessment.periods(fiscal_year, month, as_of)
+    known = await departments.known(conn, [department])
+    if department not in known:
+        raise ValueError(f"unknown department {department!r}")
+    found = await cases.department_cases(
+        conn,
+        [([department], p.fiscal_year, day) for p, day in periods],
+        [p.start for p, _ in periods],
+    )
+    schemes = [
+        assessment.scheme_of(row)
+        for row in await cases.assessment_schemes(
+            conn, department, [(p.fiscal_year, p.month or 12, day) for p, day in periods]
+        )
+    ]
+    now = assessment.assessed(found[0]["assignee"], schemes[0])
+    before = assessment.assessed(found[1]["assignee"], schemes[1]) if len(periods) > 1 else {}
+    names = await departments.known(conn, list(now))
+    period, day = periods[0]
+    return assessment.Bulletin(
+        department=department,
+        name=known[department]["name"],
+        period=period,
+        as_of=day,
+        scheme=schemes[0],
+        total=case_figures.case_figures(case_figures.summed(found[0]["assignee"])),
+        assignees=assessment.standings(now, before),
+        names={code: registered["name"] for code, registered in names.items()},
+    )
