@@ -17,6 +17,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.common.db import create_pool, migrate
+from services.common.kafka import consumer_app
 from services.ledger.app import expire_held, subscribe
 from services.ledger.relay import Relay, journal_messages, rejection_messages, run_relays
 from services.ledger.settings import LedgerSettings
@@ -31,6 +32,7 @@ class Resources:
 
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
+    store: PostgresLedgerStore
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -45,7 +47,7 @@ async def connect(settings: LedgerSettings) -> Resources:
         linger_ms=5,
     )
     await producer.start()
-    return Resources(pool, producer)
+    return Resources(pool, producer, PostgresLedgerStore(pool))
 
 
 def start_tasks(settings: LedgerSettings, resources: Resources) -> None:
@@ -65,7 +67,7 @@ def start_tasks(settings: LedgerSettings, resources: Resources) -> None:
                 settings.ledger_topic_check_seconds,
             )
         ),
-        asyncio.create_task(expire_held(PostgresLedgerStore(resources.pool), settings)),
+        asyncio.create_task(expire_held(resources.store, settings)),
     ]
 
 
@@ -83,11 +85,11 @@ async def disconnect(resources: Resources) -> None:
     await resources.pool.close()
 
 
-class _Running:
-    """Set at startup; the subscriber, declared before, reaches the store through it."""
-
-    resources: Resources
-    store: PostgresLedgerStore
+async def start(settings: LedgerSettings) -> Resources:
+    """Connected, and the background tasks running."""
+    resources = await connect(settings)
+    start_tasks(settings, resources)
+    return resources
 
 
 def build_app(settings: LedgerSettings) -> FastStream:
@@ -95,24 +97,8 @@ def build_app(settings: LedgerSettings) -> FastStream:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers, client_id="ledger", log_level=logging.DEBUG
     )
-    running = _Running()
-    subscribe(broker, settings, lambda: running.store)
-    app = FastStream(broker)
-
-    @app.on_startup
-    async def open_resources() -> None:
-        running.resources = await connect(settings)
-        running.store = PostgresLedgerStore(running.resources.pool)
-        start_tasks(settings, running.resources)
-
-    @app.on_shutdown
-    async def stop_background_tasks() -> None:
-        await stop_tasks(running.resources)
-
-    @app.after_shutdown
-    async def close_resources() -> None:  # after the broker stopped: no batch is in flight
-        await disconnect(running.resources)
-
+    app, opened = consumer_app(broker, lambda: start(settings), disconnect)
+    subscribe(broker, settings, lambda: opened().store)
     return app
 
 

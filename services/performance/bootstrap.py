@@ -14,6 +14,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.common.db import create_pool, migrate
+from services.common.kafka import consumer_app
 from services.performance.app import subscribe
 from services.performance.settings import PerformanceSettings
 from services.performance.store import PostgresProjections
@@ -26,23 +27,18 @@ class Resources:
     """What the service opens at startup and closes at shutdown."""
 
     pool: asyncpg.Pool
+    store: PostgresProjections
 
 
 async def connect(settings: PerformanceSettings) -> Resources:
     """The database pool, the schema migrated first."""
     await migrate(settings.database_url, MIGRATIONS)
-    return Resources(await create_pool(settings.database_url))
+    pool = await create_pool(settings.database_url)
+    return Resources(pool, PostgresProjections(pool))
 
 
 async def disconnect(resources: Resources) -> None:
     await resources.pool.close()
-
-
-class _Running:
-    """Set at startup; the subscriber, declared before, reaches the store through it."""
-
-    resources: Resources
-    store: PostgresProjections
 
 
 def build_app(settings: PerformanceSettings) -> FastStream:
@@ -50,19 +46,8 @@ def build_app(settings: PerformanceSettings) -> FastStream:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers, client_id="performance", log_level=logging.DEBUG
     )
-    running = _Running()
-    subscribe(broker, settings, lambda: running.store)
-    app = FastStream(broker)
-
-    @app.on_startup
-    async def open_resources() -> None:
-        running.resources = await connect(settings)
-        running.store = PostgresProjections(running.resources.pool)
-
-    @app.after_shutdown
-    async def close_resources() -> None:  # after the broker stopped: no batch is in flight
-        await disconnect(running.resources)
-
+    app, opened = consumer_app(broker, lambda: connect(settings), disconnect)
+    subscribe(broker, settings, lambda: opened().store)
     return app
 
 

@@ -322,17 +322,22 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
         assert [e.message for e in result.errors] == ["unknown budget line 'NOPE'"]
         assert result.data["e2"] == {"adjustedBudget": "4.00", "score": None}
 
-        department = (
-            'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
-            "{{ budget {{ adjustedBudget }} cases {{ accepted }} score }}"
-        )
-        await run([department.format("BUREAU", "true")])
-        one, _ = await run([department.format("BUREAU", "true")])
-        many, result = await run(
-            [department.format(code, sub) for code, sub in
-             (("BUREAU", "true"), ("BUREAU", "false"), ("UNIT-B", "true"), ("OTHER", "false"),
-              ("NOPE", "false"))]
-        )  # fmt: skip
+        async def one_and_many(fields: str) -> tuple[int, int, Any]:
+            """Queries of one department's evaluation, and of five (one unknown)."""
+            department = (
+                'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
+                "{{ " + fields + " }}"
+            )
+            await run([department.format("BUREAU", "true")])
+            one, _ = await run([department.format("BUREAU", "true")])
+            many, result = await run(
+                [department.format(code, sub) for code, sub in
+                 (("BUREAU", "true"), ("BUREAU", "false"), ("UNIT-B", "true"),
+                  ("OTHER", "false"), ("NOPE", "false"))]
+            )  # fmt: skip
+            return one, many, result
+
+        one, many, result = await one_and_many("budget { adjustedBudget } cases { accepted } score")
         # known, subunits, data, budget (2), cases (2), outputs, targets
         assert one == many == 9
         assert [e.message for e in result.errors] == ["unknown department 'NOPE'"]
@@ -341,18 +346,10 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
 
         # with their months and lines: one query for the months of all the departments, one
         # for all their line lists, and one batch of line evaluations for all those lines
-        department = (
-            'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
-            "{{ budget {{ adjustedBudget }} monthly {{ month spentInMonth }} "
-            "lines {{ lineId adjustedBudget }} }}"
+        one, many, result = await one_and_many(
+            "budget { adjustedBudget } monthly { month spentInMonth } "
+            "lines { lineId adjustedBudget }"
         )
-        await run([department.format("BUREAU", "true")])
-        one, _ = await run([department.format("BUREAU", "true")])
-        many, result = await run(
-            [department.format(code, sub) for code, sub in
-             (("BUREAU", "true"), ("BUREAU", "false"), ("UNIT-B", "true"), ("OTHER", "false"),
-              ("NOPE", "false"))]
-        )  # fmt: skip
         # the 9 above, months, line ids, the lines' 5
         assert one == many == 16
         assert [e.message for e in result.errors] == ["unknown department 'NOPE'"]
