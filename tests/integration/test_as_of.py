@@ -326,7 +326,7 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
             """Queries of one department's evaluation, and of five (one unknown)."""
             department = (
                 'departmentEvaluation(department: "{}", fiscalYear: 2017, includeSubunits: {}) '
-                "{{ " + fields + " }}"
+                "{{ " + fields.replace("{", "{{").replace("}", "}}") + " }}"
             )
             await run([department.format("BUREAU", "true")])
             one, _ = await run([department.format("BUREAU", "true")])
