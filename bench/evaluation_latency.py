@@ -1,7 +1,11 @@
 """Latency of the department evaluation over HTTP at a steady request rate (open loop).
 
     make run                                    # the demo year, in another terminal
-    .venv/bin/python -m bench.evaluation_latency [--rate 100] [--seconds 30] [--url ...]
+    .venv/bin/python -m bench.evaluation_latency --token <the auditor token make run prints> \
+        [--rate 100] [--seconds 30] [--url ...]
+
+Every request carries the bearer token, so the gateway verifies it each time (as it does
+for every client).
 
 Requests are sent on a fixed schedule whether or not earlier ones have answered, so a
 slow server shows up as latency, not as a lower request rate (no coordinated omission).
@@ -31,12 +35,13 @@ query($department: String!, $asOf: Date) {
 
 
 async def measure(
-    url: str, rate: float, seconds: float, department: str, as_of: str | None
+    url: str, token: str | None, rate: float, seconds: float, department: str, as_of: str | None
 ) -> list[float]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
 
         async def one(as_of: str) -> None:
             nonlocal errors
@@ -71,12 +76,15 @@ async def measure(
 
 def main(
     url: Annotated[str, typer.Option()] = "http://127.0.0.1:8000/graphql",
+    token: Annotated[
+        str | None, typer.Option(envvar="LEDGER_TOKEN", help="bearer token (make run prints one)")
+    ] = None,
     rate: Annotated[float, typer.Option(help="requests per second")] = 100,
     seconds: Annotated[float, typer.Option()] = 30,
     department: Annotated[str, typer.Option()] = "GD-GRID",
     as_of: Annotated[str | None, typer.Option(help="one date for every request")] = None,
 ) -> None:
-    latencies = sorted(asyncio.run(measure(url, rate, seconds, department, as_of)))
+    latencies = sorted(asyncio.run(measure(url, token, rate, seconds, department, as_of)))
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
         f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "

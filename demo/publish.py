@@ -2,6 +2,9 @@
 one JSON object per record, keyed by department.
 
     python -m demo.publish [--bootstrap-servers HOST:PORT]
+
+It connects as KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* say; on a cluster with
+ACLs, as a principal that may WRITE the three inbound topics.
 """
 
 from __future__ import annotations
@@ -16,21 +19,31 @@ from aiokafka import AIOKafkaProducer
 from rich.progress import Progress
 
 from demo import guandu2017
+from services.common.kafka import client_options
 from services.common.settings import KafkaSettings, Topics
 
 Offsets = dict[tuple[str, int], int]
 
 
 async def publish(
-    bootstrap: str, events: Iterable[tuple[str, dict[str, Any]]], topics: Topics, show: bool = False
+    bootstrap: str,
+    events: Iterable[tuple[str, dict[str, Any]]],
+    topics: Topics,
+    show: bool = False,
+    kafka: KafkaSettings | None = None,
 ) -> tuple[int, Offsets]:
     """Publish (topic group, event) pairs, waiting for every acknowledgement.
 
     Returns how many were published and the last offset written to each (topic, partition).
+    ``kafka``: how to connect (default: the environment's security settings, KAFKA_SECURITY_*).
     """
     by_group = {group: topic for topic, group in topics.inbound().items()}
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks="all"
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        acks="all",
+        **client_options(kafka if kafka is not None else KafkaSettings()),
     )
     await producer.start()
     count = 0
@@ -72,7 +85,9 @@ def main(
     """Publish the seed report's 2017 year (demo/guandu2017.py) through Kafka."""
     settings = KafkaSettings()
     bootstrap = bootstrap_servers or settings.kafka_bootstrap_servers
-    count, _ = asyncio.run(publish(bootstrap, guandu2017.events(), settings.topics, show=True))
+    count, _ = asyncio.run(
+        publish(bootstrap, guandu2017.events(), settings.topics, show=True, kafka=settings)
+    )
     typer.echo(f"published {count} events to {bootstrap}")
 
 

@@ -1,4 +1,7 @@
-"""Create the contract's topics on a cluster (idempotent): ``python -m deploy.create_topics``."""
+"""Create the contract's topics on a cluster (idempotent): ``python -m deploy.create_topics``.
+
+Reads KAFKA_BOOTSTRAP_SERVERS, the security variables (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+KAFKA_SSL_*: services.common.settings.KafkaSettings), TOPIC_* and TOPIC_PARTITIONS."""
 
 from __future__ import annotations
 
@@ -18,7 +21,10 @@ def main() -> None:
     settings = TopicSettings()
     asyncio.run(
         create_topics(
-            settings.kafka_bootstrap_servers, settings.topics.all(), settings.topic_partitions
+            settings.kafka_bootstrap_servers,
+            settings.topics.all(),
+            settings.topic_partitions,
+            kafka=settings,
         )
     )
     print(f"topics ready on {settings.kafka_bootstrap_servers}: {', '.join(settings.topics.all())}")

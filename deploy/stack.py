@@ -1,14 +1,16 @@
 """``make run``: the whole stack on one machine.
 
 Starts an embedded PostgreSQL (data in .data/pg, kept between runs) and a Tansu broker
-(memory only) unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, creates the
-topics, starts the three services as separate processes, publishes the demo year through
+(memory only) unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, provisions the
+database (its roles and privileges, deploy/provision.py), creates the topics, starts the
+three services as separate processes, each under its own role, publishes the demo year through
 Kafka (unless DEMO=0), and prints where to look. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -29,9 +31,11 @@ from deploy.infra import (
     wait_for_consumer_group,
     wait_http,
 )
+from deploy.provision import provision
 from services.common.settings import Topics
 from services.ledger.store.progress import progress as ledger_progress
 from services.performance.store import applied_by_department
+from services.reporting.access import issue_token
 
 console = Console(soft_wrap=True)
 
@@ -45,6 +49,44 @@ class StackSettings(BaseSettings):
     graphql_port: int = Field(8000, ge=1, le=65535)
     embedded_kafka_port: int = Field(9092, ge=1, le=65535)
     data_dir: Path = Field(REPO / ".data", description="DATA_DIR: embedded PostgreSQL data, logs")
+    auth_jwt_secret: str | None = Field(None, description="Verify tokens with this secret")
+    auth_jwks_url: str | None = Field(None, description="Verify tokens with this JWKS")
+    graphiql: bool = Field(True, description="GRAPHIQL=0: no GraphiQL, no introspection")
+
+
+# the sign-in links `make run` prints: (who, claims departments, roles, page)
+DEMO_VIEWERS = [
+    ("auditor, every department:", ["*"], ["auditor"], "/departments/GD-GRID/2017"),
+    ("evaluator of GD-CGJ and its units:", ["GD-CGJ"], ["evaluator"], "/departments/GD-CGJ/2017"),
+]
+
+
+def development_auth(settings: StackSettings) -> tuple[dict[str, str], str]:
+    """The gateway's AUTH_* and the sign-in links to print: with AUTH_* given, those (and no
+    links); else a secret of the stack's own (kept in DATA_DIR, so the links printed once
+    work after a restart) and tokens signed with it."""
+    env = {"GRAPHIQL": "1" if settings.graphiql else "0"}
+    if settings.auth_jwt_secret or settings.auth_jwks_url:
+        return env, "Tokens: from your identity provider (AUTH_* is set)"
+    path = settings.data_dir / "auth-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    secret = path.read_text().strip()
+    url = f"http://127.0.0.1:{settings.graphql_port}"
+    tokens = [
+        (who, issue_token(secret, f"demo-{roles[0]}", departments, roles), page)
+        for who, departments, roles, page in DEMO_VIEWERS
+    ]
+    lines = [f"  {who:<36} {url}/login?token={token}&next={page}" for who, token, page in tokens]
+    printout = (
+        "Sign in (each link keeps its token in a cookie; GraphiQL then sends it):\n"
+        + "\n".join(lines)
+        + f"\nScripts: export LEDGER_TOKEN={tokens[0][1]}   "
+        '(the auditor\'s; curl -H "authorization: Bearer $LEDGER_TOKEN")'
+    )
+    return {**env, "AUTH_JWT_SECRET": secret}, printout
 
 
 async def pipeline_status(dsn: str) -> dict[str, int]:
@@ -80,6 +122,8 @@ async def wait_until_projected(
 async def run(settings: StackSettings) -> None:
     logs = settings.data_dir / "logs"
     dsn = settings.database_url or start_postgres(settings.data_dir / "pg")
+    # the roles, the migrations and the privileges; each service runs under its own role
+    dsns = await provision(dsn)
     broker = None
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:
@@ -89,13 +133,15 @@ async def run(settings: StackSettings) -> None:
     services: list[ServiceProcess] = []
     try:
         await create_topics(bootstrap, topics.all())
+        auth, sign_in = development_auth(settings)
         env = {
-            "DATABASE_URL": dsn,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "GRAPHQL_PORT": str(settings.graphql_port),
+            **auth,
         }
         for name in ("ledger", "performance", "reporting"):
-            services.append(ServiceProcess(name, env, logs / f"{name}.log").start())
+            own = {**env, "DATABASE_URL": dsns[name]}
+            services.append(ServiceProcess(name, own, logs / f"{name}.log").start())
         url = f"http://127.0.0.1:{settings.graphql_port}"
         await wait_http(f"{url}/healthz", process=services[-1])
         if settings.demo:
@@ -107,13 +153,15 @@ async def run(settings: StackSettings) -> None:
                 "projections up to date"
             )
         console.print(
-            f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser)\n"
+            f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser, once signed in)\n"
+            f"{sign_in}\n"
             f"Pages: {url}/departments/GD-GRID/2017 (evaluation), "
             f"{url}/departments/GD-GRID/2017/assessment/9 (monthly bulletin, .csv too)\n"
             f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
-            f"Operator CLI: DATABASE_URL='{dsn}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+            f"Operator CLI: DATABASE_URL='{dsns['ledger']}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
             ".venv/bin/ledger rejections list\n"
-            f"Replay a year: DATABASE_URL='{dsn}' .venv/bin/performance replay --fiscal-year 2017\n"
+            f"Replay a year: DATABASE_URL='{dsns['performance']}' "
+            ".venv/bin/performance replay --fiscal-year 2017\n"
             f"Logs: {logs}\nCtrl-C stops everything."
         )
         while all(s.alive() for s in services):

@@ -21,18 +21,45 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from demo.publish import Offsets, publish
-from deploy.infra import ServiceProcess, free_port, wait_http
+from deploy.infra import ServiceProcess, free_port, kafka_options, wait_http
+from deploy.provision import provision
 from deploy.stack import wait_until_projected
+from tests import gateway
 from tests.conftest import KafkaTarget
+from tests.gateway import SECRET
+
+SERVICES = ("ledger", "performance", "reporting")
 
 
 class Stack:
-    """The services of one test, each its own OS process, on a fresh database and broker."""
+    """The services of one test, each its own OS process, on a fresh database and broker.
 
-    def __init__(self, dsn: str, kafka: KafkaTarget, logs: Path) -> None:
+    ``dsn`` is the database's admin DSN (what the test reads and checks with). By default the
+    services and CLIs use it too; with ``least_privilege`` each runs under its own role
+    (``deploy.provision``, run by ``provision()`` or by ``start_all``), as ``make run`` does.
+    """
+
+    def __init__(
+        self, dsn: str, kafka: KafkaTarget, logs: Path, least_privilege: bool = False
+    ) -> None:
         self.dsn, self.kafka, self.logs = dsn, kafka, logs
+        self.least_privilege = least_privilege
+        self.dsns: dict[str, str] = {}  # service -> the DSN of its role, once provisioned
         self.port = free_port()
         self.processes: dict[str, ServiceProcess] = {}
+
+    async def provision(self) -> dict[str, str]:
+        """The roles provisioned; from now on the services and CLIs use them."""
+        self.least_privilege = True
+        self.dsns = await provision(self.dsn)
+        return self.dsns
+
+    def dsn_of(self, service: str) -> str:
+        """The DSN a service (or its CLI) connects with."""
+        if not self.least_privilege:
+            return self.dsn
+        assert self.dsns, "least_privilege: `await stack.provision()` before starting services"
+        return self.dsns[service]
 
     @property
     def graphql_url(self) -> str:
@@ -42,14 +69,22 @@ class Stack:
         label = as_name or name
         process = ServiceProcess(
             name,
-            {"DATABASE_URL": self.dsn, "GRAPHQL_PORT": str(self.port), **self.kafka.env(), **env},
+            {
+                "DATABASE_URL": self.dsn_of(name),
+                "GRAPHQL_PORT": str(self.port),
+                "AUTH_JWT_SECRET": SECRET,
+                **self.kafka.env(),
+                **env,
+            },
             self.logs / f"{label}.log",
         ).start()
         self.processes[label] = process
         return process
 
     async def start_all(self, **env: str) -> None:
-        for name in ("ledger", "performance", "reporting"):
+        if self.least_privilege and not self.dsns:
+            await self.provision()
+        for name in SERVICES:
             self.start(name, **env)
         await wait_http(
             self.graphql_url.replace("/graphql", "/healthz"), process=self.processes["reporting"]
@@ -70,11 +105,24 @@ class Stack:
         """Run the operator CLI (``ledger ...``) against this stack; what it printed."""
         return self.cli("ledger", *args, stdin=stdin, exit_code=exit_code)
 
-    def cli(self, service: str, *args: str, stdin: bytes | None = None, exit_code: int = 0) -> str:
+    def cli(
+        self,
+        service: str,
+        *args: str,
+        stdin: bytes | None = None,
+        exit_code: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """Run a service's operator CLI (``ledger``, ``performance``); what it printed."""
         done = subprocess.run(
             [sys.executable, "-m", f"services.{service}.cli", *args],
-            env={**os.environ, "DATABASE_URL": self.dsn, **self.kafka.env(), "COLUMNS": "200"},
+            env={
+                **os.environ,
+                "DATABASE_URL": self.dsn_of(service),
+                **self.kafka.env(),
+                "COLUMNS": "200",
+                **(env or {}),
+            },
             input=stdin,
             capture_output=True,
             timeout=600,
@@ -103,7 +151,11 @@ async def read_topic(
     """Every JSON message of a topic from its beginning, in partition order: read until at
     least ``at_least`` came (or ``timeout`` passed) and the topic then stayed idle 1.5 s."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **kafka_options(None),  # a secured cluster's settings from the environment, if any
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
@@ -186,8 +238,13 @@ def table_rows(dom: str, table_id: str) -> list[list[str]]:
     return parser.rows
 
 
-async def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient() as client:
+async def graphql(
+    url: str, query: str, token: str | None = None, **variables: Any
+) -> dict[str, Any]:
+    """The data of a query that must answer without errors (as an auditor of every
+    department unless another token is given)."""
+    headers = {"authorization": f"Bearer {token or gateway.token()}"}
+    async with httpx.AsyncClient(headers=headers) as client:
         response = await client.post(url, json={"query": query, "variables": variables}, timeout=30)
     response.raise_for_status()
     body = response.json()

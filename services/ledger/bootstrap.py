@@ -17,7 +17,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.common.db import create_pool, migrate
-from services.common.kafka import consumer_app
+from services.common.kafka import broker_security, client_options, consumer_app
 from services.ledger.app import expire_held, subscribe
 from services.ledger.relay import Relay, journal_messages, rejection_messages, run_relays
 from services.ledger.settings import LedgerSettings
@@ -45,6 +45,7 @@ async def connect(settings: LedgerSettings) -> Resources:
         client_id="ledger-relay",
         acks="all",
         linger_ms=5,
+        **client_options(settings),
     )
     await producer.start()
     return Resources(pool, producer, PostgresLedgerStore(pool))
@@ -63,7 +64,7 @@ def start_tasks(settings: LedgerSettings, resources: Resources) -> None:
                 resources.pool,
                 resources.producer,
                 relays,
-                settings.kafka_bootstrap_servers,
+                settings,
                 settings.ledger_topic_check_seconds,
             )
         ),
@@ -95,7 +96,10 @@ async def start(settings: LedgerSettings) -> Resources:
 def build_app(settings: LedgerSettings) -> FastStream:
     # per-batch "Received"/"Processed" lines only at DEBUG
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="ledger", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        client_id="ledger",
+        log_level=logging.DEBUG,
+        security=broker_security(settings),
     )
     app, opened = consumer_app(broker, lambda: start(settings), disconnect)
     subscribe(broker, settings, lambda: opened().store)

@@ -1,6 +1,8 @@
 """The ledger's operator commands: ``ledger --help`` (or ``python -m services.ledger.cli``).
 
-Reads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and TOPIC_* like the service does.
+Reads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and TOPIC_* like the service does. The commands
+that change something are recorded in the audit of operator actions (services/common/audit.py;
+the actor is OPERATOR_NAME, or <os user>@<hostname>).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import base64
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
 import typer
@@ -22,6 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.events import TOPIC_GROUP
+from services.common import audit
+from services.common.kafka import client_options
 from services.ledger.records import InboundRecord, Refused, validate
 from services.ledger.settings import LedgerSettings
 from services.ledger.store import rejections as store
@@ -41,6 +46,18 @@ class Status(StrEnum):
     resubmitted = "resubmitted"
     resolved = "resolved"
     all = "all"
+
+
+class _Failure(typer.Exit):
+    """A command refused: its message printed in red, exit code 1, and kept for the audit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
+
+
+def _audited(action: str, arguments: dict[str, Any]) -> AbstractContextManager[audit.Action]:
+    return audit.audited(LedgerSettings().database_url, action, arguments)
 
 
 def _run(work: Callable[[asyncpg.Connection, LedgerSettings], Awaitable[T]]) -> T:
@@ -142,6 +159,7 @@ def resubmit(
 
     async def work(conn: asyncpg.Connection, settings: LedgerSettings) -> None:
         row = await _fetch_rejection(conn, rejection_id)
+        entry.department = row["department"]
         if row["resolved_position"] is not None:
             _fail(f"rejection {rejection_id} is already resolved")
         if file is None:
@@ -151,22 +169,29 @@ def resubmit(
         event = validate(InboundRecord(row["source_topic"], 0, 0, value))
         if isinstance(event, Refused):
             _fail(f"not resubmitted: {event.reason}: {event.message}")
+        entry.department = event.department
         topic_of = {group: topic for topic, group in settings.topics.inbound().items()}
         topic = topic_of[TOPIC_GROUP[event.event_type]]
         await store.mark_resubmitted(conn, rejection_id, event.event_id)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, **client_options(settings)
+        )
         await producer.start()
         try:
             sent = await producer.send_and_wait(topic, value=value, key=event.department.encode())
         finally:
             await producer.stop()
-        console.print(
+        entry.detail = (
             f"resubmitted {event.event_type} {event.event_id!r} to {sent.topic} "
-            f"partition {sent.partition} offset {sent.offset}; "
-            f"`ledger rejections show {rejection_id}` tells when it is resolved"
+            f"partition {sent.partition} offset {sent.offset}"
+        )
+        console.print(
+            f"{entry.detail}; `ledger rejections show {rejection_id}` tells when it is resolved"
         )
 
-    _run(work)
+    arguments = {"rejection_id": rejection_id, "file": None if file is None else str(file)}
+    with _audited("rejections resubmit", arguments) as entry:
+        _run(work)
 
 
 @app.command("held")
@@ -197,8 +222,11 @@ def republish(
     """Publish the journal again from PostgreSQL (the running ledger's relay does it).
     Consumers skip positions they already applied, so nothing is counted twice."""
 
-    _run(lambda conn, _: move_cursor(conn, "journal", from_position))
-    console.print(f"the ledger's relay publishes the journal again after position {from_position}")
+    done = f"the ledger's relay publishes the journal again after position {from_position}"
+    with _audited("journal republish", {"from_position": from_position}) as entry:
+        _run(lambda conn, _: move_cursor(conn, "journal", from_position))
+        entry.detail = done
+    console.print(done)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -214,7 +242,7 @@ async def _fetch_rejection(conn: asyncpg.Connection, rejection_id: int) -> async
 
 def _fail(message: str) -> NoReturn:
     console.print(f"[red]{message}[/red]")
-    raise typer.Exit(1)
+    raise _Failure(message)
 
 
 def main() -> None:

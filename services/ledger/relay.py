@@ -23,6 +23,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common.event_store import journal_after
+from services.common.kafka import client_options
+from services.common.settings import KafkaSettings
 from services.ledger.store.rejections import rejections_after
 from services.ledger.store.relay import listen_appended, move_cursor, read_cursor, try_lead
 
@@ -85,8 +87,8 @@ class Relay:
         await move_cursor(pool, self.name, messages[-1].cursor, expected=cursor)
         return len(messages)
 
-    async def rewind_if_lost(self, pool: asyncpg.Pool, bootstrap: str) -> None:
-        published = await last_published(bootstrap, self.topic, self.cursor_field)
+    async def rewind_if_lost(self, pool: asyncpg.Pool, kafka: KafkaSettings) -> None:
+        published = await last_published(kafka, self.topic, self.cursor_field)
         async with pool.acquire() as conn:
             cursor = await read_cursor(conn, self.name)
         if published < cursor:
@@ -102,13 +104,17 @@ class Relay:
             await move_cursor(pool, self.name, published, expected=cursor)
 
 
-async def last_published(bootstrap: str, topic: str, cursor_field: str) -> int:
+async def last_published(kafka: KafkaSettings, topic: str, cursor_field: str) -> int:
     """The highest cursor value on a topic (0 when empty), reading only each partition's end.
 
     Seeks to just before the reported end and reads forward: a broker whose high watermark
     lags (Tansu reports the last batch's base offset + 1) still yields its real last record.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        **client_options(kafka),
+    )
     await consumer.start()
     try:
         await consumer.topics()  # fetches the cluster's metadata
@@ -138,10 +144,11 @@ async def run_relays(
     pool: asyncpg.Pool,
     producer: AIOKafkaProducer,
     relays: list[Relay],
-    bootstrap: str,
+    kafka: KafkaSettings,
     check_interval: float,
 ) -> None:
-    """Relay forever (until cancelled) while holding the relay leadership."""
+    """Relay forever (until cancelled) while holding the relay leadership; ``kafka``: where
+    the topics are checked (the cluster ``producer`` publishes to)."""
     leader = await asyncpg.connect(dsn)
     try:
         while not await try_lead(leader):
@@ -156,7 +163,7 @@ async def run_relays(
             try:
                 if loop.time() >= next_check:
                     for relay in relays:
-                        await relay.rewind_if_lost(pool, bootstrap)
+                        await relay.rewind_if_lost(pool, kafka)
                     next_check = loop.time() + check_interval
                 published = 0
                 for relay in relays:

@@ -14,7 +14,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.common.db import create_pool, migrate
-from services.common.kafka import consumer_app
+from services.common.kafka import broker_security, consumer_app
 from services.performance.app import subscribe
 from services.performance.settings import PerformanceSettings
 from services.performance.store import PostgresProjections
@@ -44,7 +44,10 @@ async def disconnect(resources: Resources) -> None:
 def build_app(settings: PerformanceSettings) -> FastStream:
     # per-batch "Received"/"Processed" lines only at DEBUG
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers, client_id="performance", log_level=logging.DEBUG
+        settings.kafka_bootstrap_servers,
+        client_id="performance",
+        log_level=logging.DEBUG,
+        security=broker_security(settings),
     )
     app, opened = consumer_app(broker, lambda: connect(settings), disconnect)
     subscribe(broker, settings, lambda: opened().store)

@@ -1,7 +1,9 @@
 """The performance projections' operator commands: ``performance --help``.
 
 Reads DATABASE_URL (the projections), LEDGER_DATABASE_URL (the event store; default: the
-same database) and TIMEZONE like the service does.
+same database) and TIMEZONE like the service does. A replay is recorded in the audit of
+operator actions in the ledger's database (services/common/audit.py; the actor is
+OPERATOR_NAME, or <os user>@<hostname>).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from services.common.audit import audited
 from services.common.projections import LIVE
 from services.common.projections import digest as year_digest
 from services.performance import replay as replays
@@ -131,8 +134,16 @@ def replay(
                 flush_every=flush_every,
             )
 
+    settings = PerformanceSettings()
+    arguments = {"fiscal_year": fiscal_year, "department": department, "until": until,
+                 "chunk": chunk, "workers": workers, "flush_every": flush_every}  # fmt: skip
     try:
-        done = _run(work)
+        with audited(
+            settings.ledger_database_url or settings.database_url, "performance replay", arguments,
+            department, fiscal_year,
+        ) as entry:  # fmt: skip
+            done = _run(work)
+            entry.detail = f"{done.events} events into {done.schema}, digest {done.digest}"
     except RuntimeError as error:
         console.print(f"[red]{error}")
         raise typer.Exit(1) from None

@@ -1,26 +1,114 @@
-"""The reporting gateway's HTTP surface: GraphQL (with GraphiQL in a browser) at /graphql, the
-evaluation page at /departments/<code>/<year>[?asOf=YYYY-MM-DD], the assessment bulletin and
-its CSV at /departments/<code>/<year>/assessment[/<month>][.csv], liveness at /healthz.
+"""The reporting gateway's HTTP surface: GraphQL at /graphql (GraphiQL in a browser when
+GRAPHIQL=1), the evaluation page at /departments/<code>/<year>[?asOf=YYYY-MM-DD], the
+assessment bulletin and its CSV at /departments/<code>/<year>/assessment[/<month>][.csv],
+liveness at /healthz; /login?token=...&next=/path keeps a token in the browser's cookie.
 
-The handlers reach the database through ``request.app.state.pool`` (bootstrap.py sets it).
+Every route but /healthz, /login and /logout needs a bearer token (the header, or the cookie
+``ledger_token``): ``Authenticate`` verifies it and leaves the ``Viewer`` in the request's
+state, or answers 401. The handlers reach the database through ``request.app.state.pool``
+and the schema through ``request.app.state.schema`` (bootstrap.py sets both).
 """
 
 from __future__ import annotations
 
+import logging
+from http.cookies import SimpleCookie
 from typing import Any
 
+import orjson
+import strawberry
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from services.reporting.page import assessment_csv, assessment_page, evaluation_page
-from services.reporting.schema import Context, schema
+from services.reporting.access import COOKIE, TokenVerifier, Unauthorized
+from services.reporting.page import (
+    assessment_csv,
+    assessment_page,
+    error_page,
+    evaluation_page,
+)
+from services.reporting.schema import Context
+
+log = logging.getLogger("services.reporting")
+PUBLIC = frozenset({"/healthz", "/login", "/logout"})
 
 
 class EvaluationGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(pool=request.app.state.pool)
+        return Context(pool=request.app.state.pool, viewer=request.state.viewer)
+
+
+def bearer(headers: dict[str, str]) -> str | None:
+    """The token of a request: ``Authorization: Bearer ...``, else the cookie."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    cookie = SimpleCookie(headers.get("cookie", ""))
+    return cookie[COOKIE].value if COOKIE in cookie else None
+
+
+class Authenticate:
+    """ASGI middleware: every request but PUBLIC's carries a verified token, or gets 401;
+    request bodies larger than ``max_bytes`` get 413."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, max_bytes: int) -> None:
+        self.app, self.verifier, self.max_bytes = app, verifier, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC:
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if int(headers.get("content-length") or 0) > self.max_bytes:
+            message = f"request body over {self.max_bytes} bytes (GRAPHQL_MAX_BYTES)"
+            return await _refusal(scope, 413, message)(scope, receive, send)
+        try:
+            viewer = await self.verifier.verify(bearer(headers))
+        except Unauthorized as error:
+            log.info("401 %s %s: %s", scope["method"], scope["path"], error)
+            return await _refusal(scope, 401, str(error))(scope, receive, send)
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.app(scope, receive, send)
+
+
+def _refusal(scope: Scope, status: int, message: str) -> Response:
+    """A refusal as the client reads it: GraphQL's error shape, or a page."""
+    headers = {"www-authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
+    if scope["path"] == "/graphql":
+        code = "UNAUTHENTICATED" if status == 401 else "REQUEST_TOO_LARGE"
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        return Response(orjson.dumps(body), status, headers, media_type="application/json")
+    return error_page(status, message, headers)
+
+
+async def login(request: Request) -> Response:
+    """``/login?token=...&next=/departments/...``: the token kept in an HttpOnly cookie (the
+    links `make run` prints), then on to ``next`` (a path of this site)."""
+    token = request.query_params.get("token", "")
+    try:
+        await request.app.state.verifier.verify(token)
+    except Unauthorized as error:
+        return error_page(401, str(error))
+    target = request.query_params.get("next", "/graphql")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/graphql"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    response = PlainTextResponse("已退出 (the token cookie is removed)")
+    response.delete_cookie(COOKIE)
+    return response
 
 
 async def healthz(request: Request) -> PlainTextResponse:
@@ -29,11 +117,13 @@ async def healthz(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
-def routes() -> list[Route]:
-    graphql = EvaluationGraphQL(schema)
+def routes(schema: strawberry.Schema, graphiql: bool) -> list[Route]:
+    graphql = EvaluationGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
     return [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz),
+        Route("/login", login),
+        Route("/logout", logout),
         Route("/departments/{code}/{year:int}", evaluation_page),
         Route("/departments/{code}/{year:int}/assessment", assessment_page),
         Route("/departments/{code}/{year:int}/assessment.csv", assessment_csv),

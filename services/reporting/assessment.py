@@ -21,6 +21,7 @@ from typing import Any
 
 from services.reporting import scoring
 from services.reporting.case_figures import CaseFigures, case_figures
+from services.reporting.errors import UserInputError
 from services.reporting.evaluation import evaluation_day
 
 
@@ -92,7 +93,7 @@ class Period:
         if as_of is None or as_of >= self.end:
             return self.end
         if as_of < self.start:
-            raise ValueError(
+            raise UserInputError(
                 f"asOf {as_of.isoformat()} is before the period {self.label} begins "
                 f"({self.start.isoformat()})"
             )
@@ -101,7 +102,7 @@ class Period:
 
 def check_month(month: int | None) -> None:
     if month is not None and not 1 <= month <= 12:
-        raise ValueError(f"month {month} is not a month: 1 to 12, or absent for the whole year")
+        raise UserInputError(f"month {month} is not a month: 1 to 12, or absent for the whole year")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import asyncpg
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from services.common.db import create_pool
-from services.reporting.app import routes
+from services.reporting.access import TokenVerifier
+from services.reporting.app import Authenticate, routes
+from services.reporting.schema import build_schema
 from services.reporting.settings import ReportingSettings
 
 
@@ -37,6 +40,17 @@ async def disconnect(resources: Resources) -> None:
     await resources.pool.close()
 
 
+def verifier(settings: ReportingSettings) -> TokenVerifier:
+    secret = settings.auth_jwt_secret
+    return TokenVerifier(
+        secret=secret.get_secret_value() if secret else None,
+        jwks_url=settings.auth_jwks_url,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        jwks_cooldown=settings.auth_jwks_cooldown,
+    )
+
+
 def build_app(settings: ReportingSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -47,7 +61,17 @@ def build_app(settings: ReportingSettings) -> Starlette:
         finally:
             await disconnect(resources)
 
-    return Starlette(routes=routes(), lifespan=lifespan)
+    tokens = verifier(settings)
+    schema = build_schema(settings.limits())
+    app = Starlette(
+        routes=routes(schema, settings.graphiql),
+        middleware=[
+            Middleware(Authenticate, verifier=tokens, max_bytes=settings.graphql_max_bytes)
+        ],
+        lifespan=lifespan,
+    )
+    app.state.verifier, app.state.schema = tokens, schema
+    return app
 
 
 def main() -> None:

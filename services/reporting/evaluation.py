@@ -19,6 +19,7 @@ from typing import NamedTuple
 from schemas.money import CENT, rate
 from services.reporting import scoring
 from services.reporting.case_figures import CaseBreakdown, CaseFigures, Rate, Row, case_breakdown
+from services.reporting.errors import UserInputError
 
 END_OF_TIME = date(9999, 12, 31)  # the day of an evaluation without asOf: everything so far
 
@@ -32,7 +33,7 @@ def evaluation_day(as_of: date | None, fiscal_year: int) -> date:
     if as_of is None:
         return END_OF_TIME
     if as_of.year != fiscal_year:
-        raise ValueError(
+        raise UserInputError(
             f"asOf {as_of.isoformat()} is outside fiscal year {fiscal_year} "
             f"({fiscal_year}-01-01 to {fiscal_year}-12-31)"
         )

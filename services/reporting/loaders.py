@@ -15,6 +15,8 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from services.reporting import assessment, case_figures, evaluation
+from services.reporting.access import READERS, Scope, Viewer
+from services.reporting.errors import UserInputError
 from services.reporting.evaluation import (
     DepartmentFigures,
     DepartmentKey,
@@ -36,19 +38,40 @@ Batch = Callable[[asyncpg.Connection, list[K]], Awaitable[Sequence[V | BaseExcep
 
 @dataclass
 class Context:
-    """The per-request state of the GraphQL schema."""
+    """The per-request state of the GraphQL schema: who asks, and the loaders."""
 
     pool: asyncpg.Pool
+    viewer: Viewer
     departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
     line_ids: DataLoader[LineIdsKey, list[str]] = field(init=False)
+    _scope: Scope | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.departments = self._loader(evaluate_departments)
         self.lines = self._loader(evaluate_lines)
         self.monthly = self._loader(monthly)
         self.line_ids = self._loader(line_ids)
+
+    async def scope(self) -> Scope:
+        """The departments the viewer may see (asked once per request)."""
+        if self._scope is None:
+            if self.viewer.sees_all:
+                self._scope = Scope(None)
+            else:
+                claimed = list(self.viewer.departments)
+                async with self.pool.acquire() as conn:
+                    under = await departments.subunits(conn, claimed)
+                self._scope = Scope(frozenset(claimed).union(*under.values()))
+        return self._scope
+
+    async def readable(self, department: str) -> Scope:
+        """The scope, once the viewer is shown to read this department's evaluations."""
+        self.viewer.require_role(READERS, "reading evaluations")
+        scope = await self.scope()
+        scope.require(department)
+        return scope
 
     def _loader(self, batch: Batch[K, V]) -> DataLoader[K, V]:
         async def load(keys: list[K]) -> Sequence[V | BaseException]:
@@ -61,7 +84,7 @@ class Context:
         """The same evaluation a year earlier; None when that year has no data."""
         try:
             return await self.departments.load(key.year_before())
-        except ValueError:
+        except UserInputError:
             return None
 
 
@@ -75,7 +98,7 @@ def _asked(
         try:
             day = evaluation.evaluation_day(key.as_of, key.fiscal_year)
             if key.department not in known:
-                raise ValueError(f"unknown department {key.department!r}")
+                raise UserInputError(f"unknown department {key.department!r}")
         except ValueError as error:
             errors[index] = error
             continue
@@ -95,7 +118,7 @@ async def evaluate_departments(
     for position, index in enumerate(list(asked)):
         if position not in with_data:
             key = keys[index]
-            errors[index] = ValueError(
+            errors[index] = UserInputError(
                 f"department {key.department!r} has no data for fiscal year {key.fiscal_year}"
             )
             del asked[index]
@@ -128,7 +151,7 @@ async def evaluate_lines(
     for index, (line_id, as_of) in enumerate(keys):
         try:
             if line_id not in rows:
-                raise ValueError(f"unknown budget line {line_id!r}")
+                raise UserInputError(f"unknown budget line {line_id!r}")
             asked[index] = (line_id, evaluation.evaluation_day(as_of, rows[line_id]["fiscal_year"]))
         except ValueError as error:
             errors[index] = error
@@ -174,7 +197,7 @@ async def evaluate_assessment(
     periods = assessment.periods(fiscal_year, month, as_of)
     known = await departments.known(conn, [department])
     if department not in known:
-        raise ValueError(f"unknown department {department!r}")
+        raise UserInputError(f"unknown department {department!r}")
     found = await cases.department_cases(
         conn,
         [([department], p.fiscal_year, day) for p, day in periods],

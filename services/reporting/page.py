@@ -20,7 +20,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from services.reporting.schema import Context, schema
+from services.reporting.exports import neutralised
+from services.reporting.schema import Context
 
 CASES = """reported accepted filed dispatched disposed closed closedOnTime due open overdue
            advanceDisposals filingRate dispatchRate disposalRate closureRate closureRateDue
@@ -136,15 +137,22 @@ async def _answer(request: Request, query: str, **variables: Any) -> dict[str, A
             date.fromisoformat(as_of)
         except ValueError:
             raise PageError(400, f"asOf {as_of!r} is not a date (YYYY-MM-DD)") from None
-    result = await schema.execute(
+    result = await request.app.state.schema.execute(
         query,
         variable_values={**variables, "asOf": as_of or None},
-        context_value=Context(request.app.state.pool),
+        context_value=Context(request.app.state.pool, request.state.viewer),
     )
     if result.errors:
-        raise PageError(404, "; ".join(error.message for error in result.errors))
+        codes = {(error.extensions or {}).get("code") for error in result.errors}
+        status = 403 if "FORBIDDEN" in codes else 500 if "INTERNAL_SERVER_ERROR" in codes else 404
+        raise PageError(status, "; ".join(error.message for error in result.errors))
     assert result.data is not None
     return result.data
+
+
+def error_page(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    html = templates.get_template("error.html").render(status=status, message=message)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def _page(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
@@ -152,8 +160,7 @@ def _page(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., An
         try:
             return await handler(request)
         except PageError as error:
-            html = templates.get_template("error.html").render(message=str(error))
-            return HTMLResponse(html, status_code=error.status)
+            return error_page(error.status, str(error))
 
     return page
 
@@ -241,7 +248,7 @@ async def assessment_csv(request: Request) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerows([neutralised(cell) for cell in row] for row in rows)
     name = f"assessment-{a['department']}-{a['period']}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # the BOM tells spreadsheet programs it is UTF-8

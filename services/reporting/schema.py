@@ -5,24 +5,31 @@ evaluation.py."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from services.common.projections import digest
+from services.reporting.access import ALL, ROLES
+from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
 from services.reporting.loaders import Context, evaluate_assessment
+from services.reporting.policy import QueryLimits
+from services.reporting.queries import audit
 from services.reporting.queries import departments as department_queries
 from services.reporting.types.assessment import Assessment
+from services.reporting.types.audit import OperatorAction
 from services.reporting.types.evaluations import (
     Department,
     DepartmentEvaluation,
     LineEvaluation,
 )
 
-__all__ = ["Context", "Query", "schema"]
+__all__ = ["Context", "Query", "build_schema"]
 
 AS_OF = strawberry.argument(
     description="Count events up to the end of this day (Asia/Shanghai by default); "
@@ -48,8 +55,9 @@ class Query:
             ),
         ] = False,
     ) -> DepartmentEvaluation | None:  # nullable (docs/contract.md): other fields still answer
+        scope = await info.context.readable(department)  # its subunits are in scope too
         key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
-        return DepartmentEvaluation.from_figures(await info.context.departments.load(key))
+        return DepartmentEvaluation.from_figures(await info.context.departments.load(key), scope)
 
     @strawberry.field(
         description="The monthly assessment (月考核) of the streets and departments a "
@@ -75,14 +83,16 @@ class Query:
             ),
         ] = None,
     ) -> Assessment | None:
+        scope = await info.context.readable(department)
         async with info.context.pool.acquire() as conn:
             bulletin = await evaluate_assessment(conn, department, fiscal_year, month, as_of)
-        return Assessment.from_bulletin(bulletin)
+        return Assessment.from_bulletin(bulletin, scope)
 
     @strawberry.field(
         description="sha256 of a fiscal year's projection rows (one department's, when given), "
         "as `performance digest` prints it: a year replayed from the ledger's events has the "
-        "same digest as the live projections it replaced"
+        "same digest as the live projections it replaced; without department, the token "
+        "must cover all departments"
     )
     async def projection_digest(
         self,
@@ -91,12 +101,16 @@ class Query:
         department: Annotated[
             str | None, strawberry.argument(description="Only this department's rows")
         ] = None,
-    ) -> str:
+    ) -> str | None:
+        info.context.viewer.require_role(ROLES, "projectionDigest")
+        (await info.context.scope()).require(ALL if department is None else department)
         async with info.context.pool.acquire() as conn:
             projections = await conn.fetchval("SELECT current_schema()")
             return await digest(conn, fiscal_year, department, projections)
 
-    @strawberry.field(description="Departments with data (in a fiscal year, when given)")
+    @strawberry.field(
+        description="Departments with data (in a fiscal year, when given), those the token may see"
+    )
     async def departments(
         self,
         info: Info[Context, None],
@@ -104,9 +118,10 @@ class Query:
             int | None, strawberry.argument(description="Only those with data in this year")
         ] = None,
     ) -> list[Department]:
+        scope = await info.context.scope()
         async with info.context.pool.acquire() as conn:
             rows = await department_queries.listed(conn, fiscal_year)
-        return [Department.from_row(row) for row in rows]
+        return [Department.from_row(row) for row in rows if scope.sees(row["code"])]
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(
@@ -115,13 +130,48 @@ class Query:
         line_id: Annotated[str, strawberry.argument(description="Budget line id")],
         as_of: Annotated[date | None, AS_OF] = None,
     ) -> LineEvaluation | None:  # nullable (docs/contract.md): other fields still answer
-        return LineEvaluation.from_figures(await info.context.lines.load((line_id, as_of)))
+        figures = await info.context.lines.load((line_id, as_of))
+        await info.context.readable(figures.line["department"])
+        return LineEvaluation.from_figures(figures)
+
+    @strawberry.field(
+        description="What operators did with the CLIs (resubmitted rejections, republished "
+        "the journal, replayed a year): who, when, with what, and how it ended; newest first. "
+        "For auditors; actions without a department need a token covering all departments"
+    )
+    async def operator_actions(
+        self,
+        info: Info[Context, None],
+        fiscal_year: Annotated[
+            int | None, strawberry.argument(description="Only this fiscal year")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="At most this many (1-1000)")] = 100,
+    ) -> list[OperatorAction]:
+        info.context.viewer.require_role(frozenset({"auditor"}), "operatorActions")
+        if not 1 <= first <= 1000:
+            raise UserInputError(f"first {first} is not between 1 and 1000")
+        scope = await info.context.scope()
+        async with info.context.pool.acquire() as conn:
+            rows = await audit.actions(conn, fiscal_year, scope.codes, first)
+        return [OperatorAction.from_row(row) for row in rows]
 
 
-# Evaluators send the same few queries again and again: parse and validate each once.
-# (instances, as strawberry's docs show: one cache for all requests; its type hints want
-# classes, which would make a new, empty cache per request)
-schema = strawberry.Schema(
-    query=Query,
-    extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],  # type: ignore[list-item]
-)
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logged by ToldOrMasked (policy.py): user errors in one line, faults with their
+        stack trace under the id the client is given."""
+
+
+def build_schema(limits: QueryLimits) -> strawberry.Schema:
+    """The schema with its extensions, each given as a factory: strawberry makes a fresh
+    instance per request (an instance shared by concurrent requests would read another's
+    state). Evaluators send the same few queries again and again: the parse and validation
+    caches live at module level in strawberry, shared by those instances."""
+    return Schema(
+        query=Query,
+        extensions=[
+            partial(ParserCache, maxsize=256),
+            partial(ValidationCache, maxsize=256),
+            *limits.extensions(),
+        ],
+    )

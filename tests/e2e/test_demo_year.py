@@ -7,13 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -25,8 +29,37 @@ from tests.helpers import chromium, graphql, table_rows, text_by_id
 pytestmark = pytest.mark.e2e
 
 
+@dataclass
+class Demo:
+    """The running demo as its printout tells a user: the GraphQL address and the sign-in
+    links (an auditor's of every department, an evaluator's of GD-CGJ)."""
+
+    graphql_url: str
+    auditor_link: str
+    evaluator_link: str
+
+    @property
+    def base(self) -> str:
+        return self.graphql_url.removesuffix("/graphql")
+
+    @staticmethod
+    def token_of(link: str) -> str:
+        return parse_qs(urlsplit(link).query)["token"][0]
+
+    @property
+    def token(self) -> str:
+        return self.token_of(self.auditor_link)
+
+    def page(self, path: str) -> str:
+        """The auditor's sign-in link to a page (a browser follows it, cookie set)."""
+        return f"{self.base}/login?token={self.token}&next={quote(path, safe='/')}"
+
+    async def query(self, query: str, **variables: Any) -> dict[str, Any]:
+        return await graphql(self.graphql_url, query, token=self.token, **variables)
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("stack")
     port = free_port()
     env = {
@@ -49,11 +82,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + 1500
     try:
-        while url not in Path(out.name).read_text():
-            assert process.poll() is None, Path(out.name).read_text()
+        while url not in (printed := Path(out.name).read_text()):
+            assert process.poll() is None, printed
             assert time.monotonic() < deadline, "the demo year was not projected in time"
             time.sleep(1)
-        yield url
+        links = re.findall(r"(http://\S+/login\?token=\S+)", printed)
+        assert len(links) == 2, printed  # the auditor's and the evaluator's
+        # each service runs under its own role (deploy/provision.py), the CLIs' lines say so
+        assert "DATABASE_URL='postgresql://ledger_service@" in printed, printed
+        assert "DATABASE_URL='postgresql://performance_service@" in printed, printed
+        yield Demo(url, *links)
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(60) == 0
@@ -84,8 +122,8 @@ QUERY = """
 """
 
 
-async def test_the_seed_reports_figures(stack: str) -> None:
-    data = await graphql(stack, QUERY)
+async def test_the_seed_reports_figures(stack: Demo) -> None:
+    data = await stack.query(QUERY)
     project = data["project"]
     # "项目申报预算资金3689.01万元"; "收到...额度26942600.00元, 资金到位率73.03%"
     assert project["adjustedBudget"] == "36890100.00"
@@ -155,9 +193,8 @@ async def test_the_seed_reports_figures(stack: str) -> None:
     assert {f"GD-JD0{n}" for n in range(1, 9)} <= set(parents)  # the (invented) streets
 
 
-async def test_as_of_a_date_before_the_money_arrived(stack: str) -> None:
-    data = await graphql(
-        stack,
+async def test_as_of_a_date_before_the_money_arrived(stack: Demo) -> None:
+    data = await stack.query(
         """{ lineEvaluation(lineId: "GD-CGJ-2017-ZHGD", asOf: "2017-05-11") {
                arrived arrivalRate spent executionRate spentOfArrivedRate } }""",
     )
@@ -171,13 +208,13 @@ async def test_as_of_a_date_before_the_money_arrived(stack: str) -> None:
 
 
 async def test_the_evaluation_page_shows_the_same_figures(
-    stack: str, tmp_path_factory: pytest.TempPathFactory
+    stack: Demo, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """The page an evaluator prints, rendered by real headless Chromium: the figures it
     shows are the report's and those of GraphQL."""
-    base = stack.removesuffix("/graphql")
     shots = tmp_path_factory.mktemp("screenshots")
-    centre = chromium(f"{base}/departments/GD-GRID/2017", shots / "profile", shots / "centre.png")
+    centre = chromium(stack.page("/departments/GD-GRID/2017"), shots / "profile",
+                      shots / "centre.png")  # fmt: skip
     assert "昆明市网格化监督指挥中心官渡分中心" in text_by_id(centre, "title")
     figures = {
         i: text_by_id(centre, i) for i in ("score", "grade", "execution-rate", "closure-rate")
@@ -194,12 +231,11 @@ async def test_the_evaluation_page_shows_the_same_figures(
     assert "&gt;= 10000 条" in centre  # a target value as published, never "1E+4"
 
     bureau = chromium(
-        f"{base}/departments/GD-CGJ/2017?asOf=2017-08-31",
+        stack.page("/departments/GD-CGJ/2017?asOf=2017-08-31"),
         shots / "profile",
         shots / "bureau-2017-08-31.png",
     )
-    data = await graphql(
-        stack,
+    data = await stack.query(
         """{ lineEvaluation(lineId: "GD-CGJ-2017-ZHGD", asOf: "2017-08-31") {
                arrivalRate executionRate spentOfArrivedRate score grade } }""",
     )
@@ -214,8 +250,16 @@ async def test_the_evaluation_page_shows_the_same_figures(
     assert f"合计（等级 {line['grade']}）" in bureau and line["score"] in bureau
     print(f"screenshots: {shots}")
 
-    missing = chromium(f"{base}/departments/NOPE/2017", shots / "profile")
+    missing = chromium(stack.page("/departments/NOPE/2017"), shots / "profile")
     assert "unknown department 'NOPE'" in text_by_id(missing, "error")
+
+    # the evaluator's printed link opens the bureau's page; the centre's is not theirs
+    evaluator = chromium(stack.evaluator_link, shots / "evaluator")
+    assert "官渡区城市管理综合行政执法局" in text_by_id(evaluator, "title")
+    headers = {"authorization": f"Bearer {stack.token_of(stack.evaluator_link)}"}
+    refused = httpx.get(f"{stack.base}/departments/GD-GRID/2017", headers=headers, timeout=30)
+    assert refused.status_code == 403
+    assert httpx.get(f"{stack.base}/departments/GD-GRID/2017", timeout=30).status_code == 401
 
 
 ASSESSMENT = """
@@ -237,14 +281,13 @@ def percent(rate: str | None) -> str:
 
 
 async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
-    stack: str, tmp_path_factory: pytest.TempPathFactory
+    stack: Demo, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """The bulletin (通报) of September and the year-end review, rendered by headless
     Chromium and downloaded as CSV: the same ranked rows as GraphQL."""
-    base = stack.removesuffix("/graphql")
     shots = tmp_path_factory.mktemp("bulletin")
     for month, path in ((9, "assessment/9"), (None, "assessment")):
-        data = (await graphql(stack, ASSESSMENT, month=month))["assessment"]
+        data = (await stack.query(ASSESSMENT, month=month))["assessment"]
         codes = [a["assignee"] for a in data["assignees"]]
         # the 8 streets and 4 bureaus of the demo, all assessed, best first
         assert sorted(codes) == sorted(code for code, *_ in STREETS + FUNCTIONAL)
@@ -262,10 +305,11 @@ async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
         scores = [Decimal(a["score"]) for a in data["assignees"]]
         assert scores[0] - scores[-1] > 10
 
-        page = chromium(f"{base}/departments/GD-GRID/2017/{path}", shots / "profile",
+        page = chromium(stack.page(f"/departments/GD-GRID/2017/{path}"), shots / "profile",
                         shots / f"{path.replace('/', '-')}.png")  # fmt: skip
         table = table_rows(page, "bulletin")
-        response = httpx.get(f"{base}/departments/GD-GRID/2017/{path}.csv", timeout=30)
+        response = httpx.get(f"{stack.base}/departments/GD-GRID/2017/{path}.csv", timeout=30,
+                             headers={"authorization": f"Bearer {stack.token}"})  # fmt: skip
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         text = response.content.decode("utf-8")
@@ -303,16 +347,15 @@ async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
         assert "按期结案率 60 分，结案率 40 分" in text_by_id(page, "scheme")
 
     # the year's figures add up over the months, and the backlog is the year-end one
-    months = [(await graphql(stack, ASSESSMENT, month=m))["assessment"] for m in range(1, 13)]
+    months = [(await stack.query(ASSESSMENT, month=m))["assessment"] for m in range(1, 13)]
     assert sum(m["total"]["closed"] for m in months) == data["total"]["closed"]
     assert months[-1]["total"]["open"] == data["total"]["open"]
     assert months[0]["scheme"]["effectiveMonth"] == 1  # 50 / 50 from January
     assert months[7]["assignees"][0]["previousScore"] is not None  # compared with July
 
 
-async def test_year_over_year(stack: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    data = await graphql(
-        stack,
+async def test_year_over_year(stack: Demo, tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = await stack.query(
         """{ departmentEvaluation(department: "GD-GRID", fiscalYear: 2017) {
                previousYear { fiscalYear cases { accepted closed closureRate } }
                yearOverYear { metric current previous change changeRate } } }""",
@@ -333,7 +376,7 @@ async def test_year_over_year(stack: str, tmp_path_factory: pytest.TempPathFacto
         "0.0253",
     )
     shots = tmp_path_factory.mktemp("year-over-year")
-    page = chromium(f"{stack.removesuffix('/graphql')}/departments/GD-GRID/2017", shots)
+    page = chromium(stack.page("/departments/GD-GRID/2017"), shots)
     rows = {row[0]: row[1:] for row in table_rows(page, "year-over-year")}
     assert rows["“三公”经费支出（元）"] == ["3,700.00", "4,400.00", "-700.00", "-15.91 %"]
     assert rows["结案率"] == ["96.73 %", "94.20 %", "+2.53 个百分点", "—"]

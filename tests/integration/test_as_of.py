@@ -18,8 +18,9 @@ from schemas.money import format_money, rate
 from services.common.db import _init_connection as db_init
 from services.common.db import migrate
 from services.performance import store
-from services.reporting.schema import Context, schema
 from tests.fakes_performance import typed_all
+from tests.gateway import SCHEMA as schema
+from tests.gateway import context
 from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -188,7 +189,7 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
 
     for day in DATES:
         result = await schema.execute(
-            QUERY, variable_values={"asOf": day.isoformat()}, context_value=Context(pool)
+            QUERY, variable_values={"asOf": day.isoformat()}, context_value=context(pool)
         )
         assert result.errors is None, result.errors
         evaluation = result.data["departmentEvaluation"]  # type: ignore[index]
@@ -267,7 +268,7 @@ async def test_a_department_with_its_subunits(pool: asyncpg.Pool) -> None:
       } }"""
     results = {}
     for sub in (False, True):
-        result = await schema.execute(query, {"sub": sub}, context_value=Context(pool))
+        result = await schema.execute(query, {"sub": sub}, context_value=context(pool))
         assert result.errors is None, result.errors
         results[sub] = result.data["departmentEvaluation"]  # type: ignore[index]
     alone, with_units = results[False], results[True]
@@ -311,7 +312,7 @@ async def test_many_evaluations_cost_the_same_queries_as_one(database: str) -> N
         async def run(fields: list[str]) -> tuple[int, Any]:
             executed.clear()
             query = "{ " + " ".join(f"e{i}: {f}" for i, f in enumerate(fields)) + " }"
-            result = await schema.execute(query, context_value=Context(pool))
+            result = await schema.execute(query, context_value=context(pool))
             return evaluation_queries(), result
 
         line = 'lineEvaluation(lineId: "{}") {{ adjustedBudget score }}'
@@ -403,7 +404,7 @@ async def test_year_over_year(pool: asyncpg.Pool) -> None:
 
     async def evaluate(year: int, as_of: str) -> Any:
         variables = {"year": year, "asOf": as_of}
-        result = await schema.execute(query, variables, context_value=Context(pool))
+        result = await schema.execute(query, variables, context_value=context(pool))
         assert result.errors is None, result.errors
         return result.data["departmentEvaluation"]  # type: ignore[index]
 

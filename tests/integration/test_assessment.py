@@ -18,8 +18,9 @@ import pytest
 
 from schemas.money import rate
 from services.performance import store
-from services.reporting.schema import Context, schema
 from tests.fakes_performance import typed_all
+from tests.gateway import SCHEMA as schema
+from tests.gateway import context
 from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 from tests.integration.test_as_of import TZ, brute_force_cases, journal, random_cases
 
@@ -180,7 +181,7 @@ async def cases(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def assessment(pool: asyncpg.Pool, month: int | None, as_of: date | None = None) -> Any:
     variables = {"month": month, "asOf": None if as_of is None else as_of.isoformat()}
-    result = await schema.execute(QUERY, variable_values=variables, context_value=Context(pool))
+    result = await schema.execute(QUERY, variable_values=variables, context_value=context(pool))
     assert result.errors is None, result.errors
     return result.data["assessment"]  # type: ignore[index]
 
@@ -285,10 +286,10 @@ async def test_bad_arguments_name_the_rule(pool: asyncpg.Pool, cases: list[Any])
         ('month: 5, asOf: "2018-05-30"', "outside fiscal year 2017"),
     ):
         query = f'{{ assessment(department: "D", fiscalYear: 2017, {arguments}) {{ period }} }}'
-        result = await schema.execute(query, context_value=Context(pool))
+        result = await schema.execute(query, context_value=context(pool))
         assert result.errors and message in result.errors[0].message, arguments
     result = await schema.execute(
         '{ assessment(department: "NOPE", fiscalYear: 2017) { period } }',
-        context_value=Context(pool),
+        context_value=context(pool),
     )
     assert result.errors and "unknown department 'NOPE'" in result.errors[0].message

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from deploy.provision import provision
 from services.common.db import MIGRATION_TABLE, migrate, yoyo_dsn
 from tests.conftest import create_database
 from tests.integration.conftest import LEDGER_MIGRATIONS, PERFORMANCE_MIGRATIONS
@@ -158,6 +159,28 @@ async def test_a_release_0_1_database_is_upgraded_in_place(database: str, pg_dsn
         await migrate(fresh, folder)
     assert await structure(fresh) == await structure(database)
     assert [m for m, _ in await applied(fresh)] == [m for m, _ in versions]
+
+
+async def test_a_release_0_1_database_is_provisioned_in_place(database: str) -> None:
+    """The roles, privileges and append-only guard of this release on an old database."""
+    await create_release_0_1_database(database)
+    before = await rows(database)
+    dsns = await provision(database)
+    assert await rows(database) == before
+    for service, folder in zip(("ledger", "performance"), FOLDERS, strict=True):
+        await migrate(dsns[service], folder)  # the services start under their roles
+    ledger = await asyncpg.connect(dsns["ledger"])
+    admin = await asyncpg.connect(database)
+    try:
+        assert await ledger.fetchval("SELECT count(*) FROM ledger.events") == 1
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await ledger.execute("DELETE FROM ledger.events")
+        with pytest.raises(asyncpg.RaiseError, match="the event store is append-only"):
+            await admin.execute("UPDATE ledger.events SET fiscal_year = 2025")
+    finally:
+        await admin.close()
+        await ledger.close()
+    assert await rows(database) == before
 
 
 async def test_each_service_applies_only_its_own_migrations(database: str) -> None:

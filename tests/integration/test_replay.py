@@ -22,7 +22,8 @@ import pytest
 
 from demo import guandu2017 as demo
 from services.common.db import create_pool
-from services.reporting.schema import Context, schema
+from tests.gateway import SCHEMA as schema
+from tests.gateway import context
 from tests.helpers import Stack, fetch, wait_for
 
 pytestmark = pytest.mark.integration
@@ -206,7 +207,7 @@ async def test_replay_until_a_moment_matches_the_events_recorded_by_then(stack: 
     try:
         for day in (date(2017, 1, 20), date(2017, 12, 31)):
             result = await schema.execute(
-                EVALUATION, variable_values={"asOf": day.isoformat()}, context_value=Context(pool)
+                EVALUATION, variable_values={"asOf": day.isoformat()}, context_value=context(pool)
             )
             assert result.errors is None, result.errors
             got = result.data["departmentEvaluation"]  # type: ignore[index]

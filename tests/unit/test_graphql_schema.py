@@ -3,7 +3,7 @@ and the contract's queries and field names exist (docs/contract.md section 5).""
 
 from __future__ import annotations
 
-from services.reporting.schema import schema
+from tests.gateway import SCHEMA as schema
 
 INTROSPECTION = """{ __schema { types { name kind description
     fields { name description args { name description } } } } }"""

@@ -8,6 +8,7 @@ from typing import Self
 import strawberry
 
 from services.reporting import assessment
+from services.reporting.access import Scope
 from services.reporting.types.cases import AssigneeCases, CaseCounts
 from services.reporting.types.text import plain, text
 
@@ -131,7 +132,9 @@ class Assessment:
     )
 
     @classmethod
-    def from_bulletin(cls, b: assessment.Bulletin) -> Self:
+    def from_bulletin(cls, b: assessment.Bulletin, scope: Scope) -> Self:
+        """The bulletin, its rows limited to the assignees the scope sees (their ranks are
+        those of the whole bulletin)."""
         period = b.period
         return cls(
             department=b.department,
@@ -147,5 +150,6 @@ class Assessment:
             assignees=[
                 AssessedAssignee.from_standing(s, b.names.get(s.assignee), b.scheme)
                 for s in b.assignees
+                if scope.sees(s.assignee)
             ],
         )

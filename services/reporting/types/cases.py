@@ -6,6 +6,7 @@ from typing import Any, Self
 
 import strawberry
 
+from services.reporting.access import Scope
 from services.reporting.case_figures import CASE_COUNTED, CASE_RATES, CaseBreakdown, CaseFigures
 from services.reporting.types.text import text
 
@@ -92,11 +93,16 @@ class CaseMetrics(CaseCounts):
     )
 
     @classmethod
-    def from_breakdown(cls, cases: CaseBreakdown) -> Self:
+    def from_breakdown(cls, cases: CaseBreakdown, scope: Scope) -> Self:
+        """The metrics, by_assignee limited to the assignees the scope sees."""
         return cls.from_figures(
             cases.total,
             by_channel=[ChannelCases.from_figures(f, channel=v) for v, f in cases.by_channel],
             by_category=[CategoryCases.from_figures(f, category=v) for v, f in cases.by_category],
             by_kind=[KindCases.from_figures(f, kind=v) for v, f in cases.by_kind],
-            by_assignee=[AssigneeCases.from_figures(f, assignee=v) for v, f in cases.by_assignee],
+            by_assignee=[
+                AssigneeCases.from_figures(f, assignee=v)
+                for v, f in cases.by_assignee
+                if scope.sees(v)
+            ],
         )

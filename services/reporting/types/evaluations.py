@@ -8,6 +8,7 @@ from typing import Self
 import strawberry
 from strawberry.types import Info
 
+from services.reporting.access import Scope
 from services.reporting.evaluation import DepartmentFigures, LineFigures, Row, year_over_year
 from services.reporting.loaders import Context
 from services.reporting.types.budget import BudgetMetrics, ProcurementMetrics
@@ -76,22 +77,24 @@ class DepartmentEvaluation:
         description="优 ≥ 90, 良 80–89.99, 中 60–79.99, 差 < 60 on score / Σ weight × 100"
     )
     figures: strawberry.Private[DepartmentFigures]  # what it shows, and what it was asked
+    scope: strawberry.Private[Scope]  # what the viewer may see of its lists
 
     @classmethod
-    def from_figures(cls, e: DepartmentFigures) -> Self:
+    def from_figures(cls, e: DepartmentFigures, scope: Scope) -> Self:
         return cls(
             department=e.key.department,
             name=e.registered["name"],
             fiscal_year=e.key.fiscal_year,
-            subunits=list(e.codes[1:]),
+            subunits=scope.visible(e.codes[1:]),
             as_of=e.key.as_of,
             headcount_authorised=e.registered["headcount_authorised"],
             headcount_actual=e.registered["headcount_actual"],
             budget=BudgetMetrics.from_budget(e.budget),
             procurement=ProcurementMetrics.from_procurement(e.procurement),
-            cases=CaseMetrics.from_breakdown(e.cases),
+            cases=CaseMetrics.from_breakdown(e.cases, scope),
             **scored_fields(e.outputs, e.scores),
             figures=e,
+            scope=scope,
         )
 
     @strawberry.field(
@@ -100,7 +103,7 @@ class DepartmentEvaluation:
     )
     async def previous_year(self, info: Info[Context, None]) -> DepartmentEvaluation | None:
         previous = await info.context.previous_year(self.figures.key)
-        return None if previous is None else DepartmentEvaluation.from_figures(previous)
+        return None if previous is None else DepartmentEvaluation.from_figures(previous, self.scope)
 
     @strawberry.field(
         description="Every scalar metric (budget, procurement, cases) and the score against "

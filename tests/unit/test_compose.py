@@ -1,0 +1,291 @@
+"""docker-compose.yml, checked without a Docker engine: against the Compose Specification's
+JSON schema, and for what no schema sees (the variables of deploy/compose.env.example, the
+broker's configuration as the apache/kafka image derives it, the principals, their ACLs in
+deploy/kafka/acls.sh, the certificates of deploy/kafka/make-certs.sh).
+
+deploy/compose/compose-spec.json is the schema of the Compose Specification as the npm
+package dclint 3.1.0 ships it (schemas/compose.schema.json, unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.kafka import client_options
+from services.common.settings import KafkaSettings, Topics
+from services.ledger.settings import LedgerSettings
+from services.performance.settings import PerformanceSettings
+
+yaml = pytest.importorskip("yaml", reason="needs PyYAML")
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / "deploy" / "compose.env.example"
+KAFKA_SCRIPTS = ROOT / "deploy" / "kafka"
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}")
+SERVICE_ROLES = {
+    "ledger": "ledger_service",
+    "performance": "performance_service",
+    "reporting": "reporting_service",
+}
+UPSTREAM = {"budget": "budget_events", "procurement": "procurement_events", "cases": "case_events"}
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def _example() -> dict[str, str]:
+    """deploy/compose.env.example's variables and (placeholder) values."""
+    found = {}
+    for line in ENV_EXAMPLE.read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            found[name.strip()] = value.strip()
+    return found
+
+
+def _interpolated(value: str, env: dict[str, str]) -> str:
+    """A compose value with its ${...} replaced as `docker compose --env-file` would."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        default = match.group(0)[len(name) + 2 : -1]
+        if name in env:
+            return env[name]
+        assert default.startswith((":-", "-")), f"{name} has no value and no default"
+        return default.lstrip(":-")
+
+    return VARIABLE.sub(one, value)
+
+
+def _environment(service: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    env = env if env is not None else _example()
+    raw = _compose()["services"][service].get("environment", {})
+    return {k: _interpolated(str(v), env) for k, v in raw.items()}
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="needs jsonschema")
+    schema = json.loads((ROOT / "deploy" / "compose" / "compose-spec.json").read_text("utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(_compose())]
+    assert not errors, "\n".join(errors)
+
+
+def test_every_variable_has_a_placeholder_and_no_secret_is_real() -> None:
+    example = _example()
+    used = set(VARIABLE.findall(COMPOSE.read_text("utf-8")))
+    assert used - set(example) == set(), "missing from deploy/compose.env.example"
+    assert set(example) - used == set(), "deploy/compose.env.example has unused variables"
+    secrets = {k: v for k, v in example.items() if k.endswith(("_PASSWORD", "_SECRET"))}
+    assert secrets and set(secrets.values()) == {"change-me"}
+
+
+def test_no_container_gets_every_secret() -> None:
+    """Secrets are interpolated per container, never handed out by a shared env_file."""
+    services = _compose()["services"]
+    assert not [name for name, service in services.items() if "env_file" in service]
+    passwords = {
+        name: {k for k in VARIABLE.findall(json.dumps(s)) if k.endswith("_PASSWORD")}
+        for name, s in services.items()
+    }
+    assert passwords["ledger"] == {"LEDGER_KAFKA_PASSWORD", "LEDGER_DB_PASSWORD"}
+    assert passwords["performance"] == {"PERFORMANCE_KAFKA_PASSWORD", "PERFORMANCE_DB_PASSWORD"}
+    assert passwords["reporting"] == {"REPORTING_DB_PASSWORD"}
+
+
+def test_the_services_run_under_their_own_roles_once_provisioned() -> None:
+    services = _compose()["services"]
+    provision = services["provision"]
+    assert provision["command"] == ["python", "-m", "deploy.provision"]
+    owner = _environment("provision")["DATABASE_URL"]
+    assert owner.startswith("postgresql://postgres:") and owner.endswith("@postgres:5432/ledger")
+    assert {"LEDGER_DB_PASSWORD", "PERFORMANCE_DB_PASSWORD", "REPORTING_DB_PASSWORD"} <= set(
+        provision["environment"]
+    )
+    for name, role in SERVICE_ROLES.items():
+        service = services[name]
+        assert service["depends_on"]["provision"] == {"condition": "service_completed_successfully"}
+        dsn = service["environment"]["DATABASE_URL"]
+        password = f"${{{name.upper()}_DB_PASSWORD:?set in deploy/compose.env}}"
+        assert dsn == f"postgresql://{role}:{password}@postgres:5432/ledger"
+    for name in ("ledger", "performance"):
+        for one_shot in ("topics", "kafka-acls"):
+            condition = services[name]["depends_on"][one_shot]
+            assert condition == {"condition": "service_completed_successfully"}
+    assert services["topics"]["command"] == ["python", "-m", "deploy.create_topics"]
+
+
+def _broker_properties() -> dict[str, str]:
+    """The server properties the apache/kafka image writes from the container's KAFKA_*
+    variables (KafkaDockerWrapper: prefix dropped, lower case, _ -> ., __ -> _, ___ -> -)."""
+    props = {}
+    for key, value in _environment("kafka").items():
+        if key.startswith("KAFKA_") and key not in ("KAFKA_OPTS", "KAFKA_HEAP_OPTS"):
+            name = key.replace("KAFKA_", "").lower().replace("_", ".")
+            props[name.replace("...", "-").replace("..", "_")] = value
+    return props
+
+
+def test_the_broker_keeps_its_data_and_cluster_id() -> None:
+    kafka = _compose()["services"]["kafka"]
+    props = _broker_properties()
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in kafka["volumes"]}
+    assert mounts["/var/lib/kafka/data"] == "kafka-data"  # a named volume
+    assert props["log.dirs"].startswith("/var/lib/kafka/data/")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", kafka["environment"]["CLUSTER_ID"])
+
+
+def test_the_broker_listeners_and_authentication() -> None:
+    props = _broker_properties()
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert protocols == {
+        "CONTROLLER": "PLAINTEXT",
+        "INTERNAL": "SASL_PLAINTEXT",
+        "EXTERNAL": "SASL_SSL",
+    }
+    assert props["advertised.listeners"].split(",")[0] == "INTERNAL://kafka:9092"
+    # the image checks (and wants JKS files for) listener *names* with SSL:// or SASL_
+    assert "SSL://" not in props["advertised.listeners"]
+    assert "SASL_" not in props["advertised.listeners"]
+    assert "CONTROLLER://localhost:" in props["listeners"]
+    assert props["sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["listener.name.external.ssl.keystore.type"] == "PEM"
+    secrets_mount = "/etc/kafka/secrets/"
+    assert props["listener.name.external.ssl.keystore.location"].startswith(secrets_mount)
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert "User:admin" in props["super.users"].split(";")
+    # no client variable of ours reaches the broker (it would become a bogus property)
+    assert not {p for p in props if p.startswith(("sasl.username", "sasl.password", "ssl.cafile"))}
+
+
+def _jaas_users(listener: str) -> dict[str, str]:
+    jaas = _broker_properties()[f"listener.name.{listener}.plain.sasl.jaas.config"]
+    assert jaas.startswith("org.apache.kafka.common.security.plain.PlainLoginModule required ")
+    assert jaas.endswith(";")
+    return dict(re.findall(r'user_([a-z]+)="([^"]*)"', jaas))
+
+
+def test_each_client_logs_in_as_its_own_principal() -> None:
+    internal, external = _jaas_users("internal"), _jaas_users("external")
+    assert set(external) == {*UPSTREAM, "operator"}
+    example = _example()
+    for container in ("topics", "ledger", "performance"):
+        env = _environment(container)
+        settings = KafkaSettings.model_validate(
+            {k.lower(): v for k, v in env.items() if k.startswith("KAFKA_")}
+        )
+        options = client_options(settings)
+        user = options["sasl_plain_username"]
+        assert options["security_protocol"] == "SASL_PLAINTEXT"
+        assert options["sasl_mechanism"] == "PLAIN"
+        assert internal[user] == options["sasl_plain_password"]
+        assert user == ("admin" if container == "topics" else container)
+    assert "KAFKA_SASL_USERNAME" not in _environment("reporting")
+    assert example["KAFKA_ADMIN_PASSWORD"] == internal["admin"]
+
+
+def _acl_commands(tmp_path: Path, **env: str) -> list[list[str]]:
+    """The kafka-acls.sh commands of deploy/kafka/acls.sh, run with a stand-in admin.sh."""
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    shutil.copy(KAFKA_SCRIPTS / "acls.sh", tmp_path / "acls.sh")
+    (tmp_path / "admin.sh").write_text('shift; printf "%q " "$@"; echo\n')
+    done = subprocess.run(
+        ["bash", str(tmp_path / "acls.sh")],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [shlex.split(line) for line in done.stdout.splitlines() if "--add" in line]
+
+
+def _grants(commands: list[list[str]]) -> dict[str, set[tuple[str, str, str]]]:
+    """principal -> {(resource type, name, operation)} granted."""
+    grants: dict[str, set[tuple[str, str, str]]] = {}
+    for command in commands:
+        words = [word for word in command if word != "--add"]
+        pairs = list(zip(words[::2], words[1::2], strict=True))
+        principal = next(v for k, v in pairs if k == "--allow-principal").removeprefix("User:")
+        operations = [v for k, v in pairs if k == "--operation"]
+        resources = [(k.removeprefix("--"), v) for k, v in pairs if k in ("--topic", "--group")]
+        grants.setdefault(principal, set()).update(
+            (kind, name, op) for kind, name in resources for op in operations
+        )
+    return grants
+
+
+def test_the_acls_give_each_principal_what_it_needs_only(tmp_path: Path) -> None:
+    topics = Topics()
+    grants = _grants(_acl_commands(tmp_path))
+    inbound = [topics.budget_events, topics.procurement_events, topics.case_events]
+    out = [topics.ledger_journal, topics.ledger_rejected]
+    ledger_group = LedgerSettings.model_fields["ledger_group_id"].default
+    performance_group = PerformanceSettings.model_fields["performance_group_id"].default
+    for user, field in UPSTREAM.items():
+        topic = getattr(topics, field)
+        assert grants[user] == {("topic", topic, "Write"), ("topic", topic, "Describe")}
+    assert grants["ledger"] == {
+        *{("topic", t, op) for t in inbound for op in ("Read", "Describe")},
+        ("group", ledger_group, "Read"),
+        *{("topic", t, op) for t in out for op in ("Write", "Read", "Describe")},
+    }
+    assert grants["performance"] == {
+        ("topic", topics.ledger_journal, "Read"),
+        ("topic", topics.ledger_journal, "Describe"),
+        ("group", performance_group, "Read"),
+    }
+    assert grants["operator"] == {("topic", t, op) for t in inbound for op in ("Write", "Describe")}
+    assert set(grants) == {*UPSTREAM, "ledger", "performance", "operator"}  # no gateway
+
+
+def test_the_acls_follow_renamed_topics_and_groups(tmp_path: Path) -> None:
+    grants = _grants(
+        _acl_commands(tmp_path, TOPIC_LEDGER_JOURNAL="prod.journal", LEDGER_GROUP_ID="ledger-prod")
+    )
+    assert ("group", "ledger-prod", "Read") in grants["ledger"]
+    assert ("topic", "prod.journal", "Read") in grants["performance"]
+
+
+def test_make_certs_writes_a_key_store_the_broker_can_read(tmp_path: Path) -> None:
+    """The PEM key store: the broker's certificate (for its names), the CA's, and the key
+    as encrypted PKCS#8; ca.pem beside it; the CA's key elsewhere."""
+    if shutil.which("openssl") is None or shutil.which("bash") is None:
+        pytest.skip("needs openssl and bash")
+    pytest.importorskip("cryptography", reason="needs the cryptography package")
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+
+    secrets, ca_dir = tmp_path / "secrets", tmp_path / "ca"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "KAFKA_SSL_KEY_PASSWORD": "key-pass_1",
+        "KAFKA_SECRETS_DIR": str(secrets),
+        "KAFKA_CA_DIR": str(ca_dir),
+    }
+    script = str(KAFKA_SCRIPTS / "make-certs.sh")
+    subprocess.run(["bash", script, "kafka.example.org", "10.1.2.3"], env=env, check=True)
+    assert sorted(p.name for p in secrets.iterdir()) == ["ca.pem", "kafka.keystore.pem"]
+    store = (secrets / "kafka.keystore.pem").read_bytes()
+    broker, ca = x509.load_pem_x509_certificates(store)
+    assert ca.subject == ca.issuer == broker.issuer
+    assert (secrets / "ca.pem").read_bytes() == ca.public_bytes(Encoding.PEM)
+    names = broker.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"kafka", "kafka.example.org"} <= set(names.get_values_for_type(x509.DNSName))
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
+    assert b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in store
+    key_pem = store[store.index(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") :]
+    key = load_pem_private_key(key_pem, password=b"key-pass_1")
+    assert key.public_key().public_numbers() == broker.public_key().public_numbers()  # type: ignore[union-attr]
+    assert (ca_dir / "ca.key").exists() and not (secrets / "ca.key").exists()
