@@ -61,7 +61,8 @@ class Authenticate:
         if scope["type"] != "http" or scope["path"] in PUBLIC:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if int(headers.get("content-length") or 0) > self.max_bytes:
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > self.max_bytes:
             message = f"request body over {self.max_bytes} bytes (GRAPHQL_MAX_BYTES)"
             return await _refusal(scope, 413, message)(scope, receive, send)
         try:
