@@ -104,11 +104,16 @@ class Relay:
             await move_cursor(pool, self.name, published, expected=cursor)
 
 
-async def last_published(kafka: KafkaSettings, topic: str, cursor_field: str) -> int:
+async def last_published(
+    kafka: KafkaSettings, topic: str, cursor_field: str, read_timeout: float = 30.0
+) -> int:
     """The highest cursor value on a topic (0 when empty), reading only each partition's end.
 
     Seeks to just before the reported end and reads forward: a broker whose high watermark
     lags (Tansu reports the last batch's base offset + 1) still yields its real last record.
+    A partition that reports records but yields none within ``read_timeout`` seconds raises
+    ``TimeoutError`` (the relay retries) rather than passing for empty, which would make
+    the relay publish everything again.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.kafka_bootstrap_servers,
@@ -126,12 +131,19 @@ async def last_published(kafka: KafkaSettings, topic: str, cursor_field: str) ->
         reading = [tp for tp in partitions if ends[tp] > 0]
         for tp in reading:
             consumer.seek(tp, ends[tp] - 1)
+        unread = set(reading)  # a slow broker's empty answer is not an empty partition
+        deadline = asyncio.get_running_loop().time() + read_timeout
         highest = 0
         while reading:
             batch = await consumer.getmany(*reading, timeout_ms=1000)
             if not batch:
-                break
-            for records in batch.values():
+                if not unread:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{topic}: no record read from {sorted(unread)}")
+                continue
+            for tp, records in batch.items():
+                unread.discard(tp)
                 for record in records:
                     highest = max(highest, int(json.loads(record.value)[cursor_field]))
         return highest
