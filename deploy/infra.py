@@ -35,6 +35,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """Whether a server may listen on this loopback port (a listener on any address holds it;
+    a closed connection's TIME_WAIT does not)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
     """Start (or reuse) an embedded PostgreSQL in ``data_dir``; returns its DSN.
 

@@ -4,7 +4,9 @@ Starts an embedded PostgreSQL (data in .data/pg, kept between runs) and a Tansu 
 (memory only) unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere, provisions the
 database (its roles and privileges, deploy/provision.py), creates the topics, starts the
 three services as separate processes, each under its own role, publishes the demo year through
-Kafka (unless DEMO=0), and prints where to look. Ctrl-C stops everything.
+Kafka (unless DEMO=0), and prints where to look as soon as the gateway answers, then the
+demo's loading progress. Ctrl-C, SIGTERM or SIGHUP stops everything, in order; a port
+already taken (a leftover stack?) stops it before anything starts.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import sys
 import time
 from pathlib import Path
 
 import asyncpg
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from demo import guandu2017
 from demo.publish import Offsets, publish
@@ -27,6 +31,7 @@ from deploy.infra import (
     Broker,
     ServiceProcess,
     create_topics,
+    port_is_free,
     start_postgres,
     wait_for_consumer_group,
     wait_http,
@@ -47,6 +52,8 @@ class StackSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(None, description="Use this Kafka instead of Tansu")
     demo: bool = Field(True, description="DEMO=0: publish no demo data")
     graphql_port: int = Field(8000, ge=1, le=65535)
+    ledger_http_port: int = Field(8001, ge=1, le=65535, description="The ledger's /metrics")
+    performance_http_port: int = Field(8002, ge=1, le=65535, description="performance's /metrics")
     embedded_kafka_port: int = Field(9092, ge=1, le=65535)
     data_dir: Path = Field(REPO / ".data", description="DATA_DIR: embedded PostgreSQL data, logs")
     auth_jwt_secret: str | None = Field(None, description="Verify tokens with this secret")
@@ -100,74 +107,152 @@ async def pipeline_status(dsn: str) -> dict[str, int]:
 
 
 async def wait_until_projected(
-    dsn: str, bootstrap: str, published: Offsets, timeout: float, ledger_group: str = "ledger"
+    dsn: str,
+    bootstrap: str,
+    published: Offsets,
+    timeout: float,
+    ledger_group: str = "ledger",
+    count: int | None = None,
 ) -> dict[str, int]:
     """Wait until the ledger decided on every published record and the projections
-    applied every accepted event."""
+    applied every accepted event; with ``count`` (how many were published), show progress."""
     deadline = time.monotonic() + timeout
-    with console.status("the ledger is ingesting the published events", spinner="dots") as status:
-        await wait_for_consumer_group(bootstrap, ledger_group, published, timeout)
-        while time.monotonic() < deadline:
-            now = await pipeline_status(dsn)
-            status.update(
-                f"ledger: {now['accepted']:,} accepted, {now['rejected']:,} rejected; "
-                "projections catching up"
-            )
-            if now["applied_by_department"] == now["ledger_by_department"]:
-                return now
-            await asyncio.sleep(0.5)
+    decided = asyncio.create_task(
+        wait_for_consumer_group(bootstrap, ledger_group, published, timeout)
+    )
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), TaskProgressColumn())
+    try:
+        with Progress(*columns, TimeElapsedColumn(), console=console, disable=count is None) as bar:
+            ledger = bar.add_task("ledger: events decided", total=count)
+            projections = bar.add_task("projections: applied", total=None)
+            while time.monotonic() < deadline:
+                now = await pipeline_status(dsn)
+                bar.update(ledger, completed=now["accepted"] + now["rejected"])
+                bar.update(
+                    projections,
+                    total=now["ledger_by_department"],
+                    completed=now["applied_by_department"],
+                )
+                if decided.done() and now["applied_by_department"] == now["ledger_by_department"]:
+                    decided.result()  # the group's wait raised, if it failed
+                    bar.update(ledger, completed=count)  # duplicates are decided, not stored
+                    return now
+                await asyncio.sleep(0.5)
+    finally:
+        decided.cancel()
     raise TimeoutError(f"the projections did not catch up within {timeout} s")
 
 
+class StackError(Exception):
+    """The stack cannot start as configured; the message says what to change."""
+
+
+def check_ports(settings: StackSettings) -> None:
+    """Refuse to start when a port the stack would listen on is taken (a leftover stack
+    would otherwise receive the demo and this one fail only in its logs)."""
+    ports = {
+        "GRAPHQL_PORT": settings.graphql_port,
+        "LEDGER_HTTP_PORT": settings.ledger_http_port,
+        "PERFORMANCE_HTTP_PORT": settings.performance_http_port,
+    }
+    if not settings.kafka_bootstrap_servers:
+        ports["EMBEDDED_KAFKA_PORT"] = settings.embedded_kafka_port
+    taken = [f"{port} ({name})" for name, port in ports.items() if not port_is_free(port)]
+    if taken:
+        raise StackError(
+            f"port in use: {', '.join(taken)}. Is another stack still running? "
+            "Stop it, or set these variables to free ports."
+        )
+
+
+def start_services(
+    settings: StackSettings, dsns: dict[str, str], env: dict[str, str]
+) -> list[ServiceProcess]:
+    """The three services, each under its own database role, logging to DATA_DIR/logs."""
+    env = {
+        **env,
+        "GRAPHQL_PORT": str(settings.graphql_port),
+        "LEDGER_HTTP_PORT": str(settings.ledger_http_port),
+        "PERFORMANCE_HTTP_PORT": str(settings.performance_http_port),
+    }
+    logs = settings.data_dir / "logs"
+    return [
+        ServiceProcess(name, {**env, "DATABASE_URL": dsns[name]}, logs / f"{name}.log").start()
+        for name in ("ledger", "performance", "reporting")
+    ]
+
+
+def where_to_look(
+    settings: StackSettings, dsn: str, dsns: dict[str, str], bootstrap: str, sign_in: str
+) -> str:
+    url = f"http://127.0.0.1:{settings.graphql_port}"
+    return (
+        f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser, once signed in)\n"
+        f"{sign_in}\n"
+        f"Pages: {url}/departments/GD-GRID/2017 (evaluation), "
+        f"{url}/departments/GD-GRID/2017/assessment/9 (monthly bulletin, .csv too)\n"
+        f"Health and metrics: {url}/readyz, {url}/metrics; "
+        f"ledger http://127.0.0.1:{settings.ledger_http_port}/metrics, "
+        f"performance http://127.0.0.1:{settings.performance_http_port}/metrics\n"
+        f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
+        f"Operator CLI: DATABASE_URL='{dsns['ledger']}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
+        ".venv/bin/ledger rejections list\n"
+        f"Replay a year: DATABASE_URL='{dsns['performance']}' "
+        ".venv/bin/performance replay --fiscal-year 2017\n"
+        f"Logs: {settings.data_dir / 'logs'}\n"
+    )
+
+
+async def load_demo(dsn: str, bootstrap: str, topics: Topics) -> None:
+    """Publish the demo year and wait, showing progress, until it is projected."""
+    console.print("loading the demo year (the figures fill in as it is projected):")
+    count, offsets = await publish(bootstrap, guandu2017.events(), topics, show=True)
+    console.print(f"published the demo year: {count:,} events to {bootstrap}")
+    status = await wait_until_projected(dsn, bootstrap, offsets, timeout=1800, count=count)
+    console.print(
+        f"ledger: {status['accepted']:,} events accepted, {status['rejected']:,} rejected; "
+        "projections up to date"
+    )
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (a process manager, `timeout`, `docker stop`), SIGHUP (the terminal closed)
+    and SIGINT (Ctrl-C, even when inherited as ignored) cancel the launcher, whose
+    cleanup stops the services, the broker and the embedded PostgreSQL in order."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)
+
+
 async def run(settings: StackSettings) -> None:
+    stop_on_signals()
+    check_ports(settings)
     logs = settings.data_dir / "logs"
     dsn = settings.database_url or start_postgres(settings.data_dir / "pg")
-    # the roles, the migrations and the privileges; each service runs under its own role
-    dsns = await provision(dsn)
     broker = None
-    bootstrap = settings.kafka_bootstrap_servers
-    if not bootstrap:
-        broker = Broker(settings.embedded_kafka_port, logs / "tansu.log").start()
-        bootstrap = broker.bootstrap
-    topics = Topics()
     services: list[ServiceProcess] = []
     try:
+        # the roles, the migrations and the privileges; each service runs under its own role
+        dsns = await provision(dsn)
+        bootstrap = settings.kafka_bootstrap_servers
+        if not bootstrap:
+            broker = Broker(settings.embedded_kafka_port, logs / "tansu.log").start()
+            bootstrap = broker.bootstrap
+        topics = Topics()
         await create_topics(bootstrap, topics.all())
         auth, sign_in = development_auth(settings)
-        env = {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "GRAPHQL_PORT": str(settings.graphql_port),
-            **auth,
-        }
-        for name in ("ledger", "performance", "reporting"):
-            own = {**env, "DATABASE_URL": dsns[name]}
-            services.append(ServiceProcess(name, own, logs / f"{name}.log").start())
-        url = f"http://127.0.0.1:{settings.graphql_port}"
-        await wait_http(f"{url}/healthz", process=services[-1])
+        services = start_services(settings, dsns, {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **auth})
+        await wait_http(f"http://127.0.0.1:{settings.graphql_port}/healthz", process=services[-1])
+        console.print(where_to_look(settings, dsn, dsns, bootstrap, sign_in))
         if settings.demo:
-            count, offsets = await publish(bootstrap, guandu2017.events(), topics, show=True)
-            console.print(f"published the demo year: {count:,} events to {bootstrap}")
-            status = await wait_until_projected(dsn, bootstrap, offsets, timeout=1800)
-            console.print(
-                f"ledger: {status['accepted']:,} events accepted, {status['rejected']:,} rejected; "
-                "projections up to date"
-            )
-        console.print(
-            f"\n[bold]GraphQL:[/bold] {url}/graphql  (GraphiQL in a browser, once signed in)\n"
-            f"{sign_in}\n"
-            f"Pages: {url}/departments/GD-GRID/2017 (evaluation), "
-            f"{url}/departments/GD-GRID/2017/assessment/9 (monthly bulletin, .csv too)\n"
-            f"Kafka: {bootstrap}   PostgreSQL: {dsn}\n"
-            f"Operator CLI: DATABASE_URL='{dsns['ledger']}' KAFKA_BOOTSTRAP_SERVERS={bootstrap} "
-            ".venv/bin/ledger rejections list\n"
-            f"Replay a year: DATABASE_URL='{dsns['performance']}' "
-            ".venv/bin/performance replay --fiscal-year 2017\n"
-            f"Logs: {logs}\nCtrl-C stops everything."
-        )
+            await load_demo(dsn, bootstrap, topics)
+        console.print("[bold green]Ready.[/bold green] Ctrl-C stops everything.")
         while all(s.alive() for s in services):
             await asyncio.sleep(1)
         dead = [s.name for s in services if not s.alive()]
-        console.print(f"[red]service stopped unexpectedly: {dead}; see {logs}[/red]")
+        raise StackError(f"service stopped unexpectedly: {dead}; see {logs}")
     finally:
         for service in reversed(services):
             service.stop()
@@ -176,13 +261,13 @@ async def run(settings: StackSettings) -> None:
 
 
 def main() -> None:
-    # Ctrl-C stops everything in order, even when started with SIGINT ignored (as a
-    # background job of a non-interactive shell, whose children inherit that)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         asyncio.run(run(StackSettings()))
-    except KeyboardInterrupt:
+    except asyncio.CancelledError:  # a signal: everything was stopped in order
         console.print("stopped")
+    except (StackError, ValidationError) as error:
+        console.print(f"[red]cannot run the stack: {error}[/red]")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from schemas.events import TOPIC_GROUP
 from services.common import audit
+from services.common.environment import OPERATOR_HINT, from_environment
 from services.common.kafka import client_options
 from services.ledger.records import InboundRecord, Refused, validate
 from services.ledger.settings import LedgerSettings
@@ -56,12 +57,16 @@ class _Failure(typer.Exit):
         self.message = message
 
 
+def _settings() -> LedgerSettings:
+    return from_environment(LedgerSettings, OPERATOR_HINT)
+
+
 def _audited(action: str, arguments: dict[str, Any]) -> AbstractContextManager[audit.Action]:
-    return audit.audited(LedgerSettings().database_url, action, arguments)
+    return audit.audited(_settings().database_url, action, arguments)
 
 
 def _run(work: Callable[[asyncpg.Connection, LedgerSettings], Awaitable[T]]) -> T:
-    settings = LedgerSettings()
+    settings = _settings()
 
     async def main() -> T:
         conn = await asyncpg.connect(settings.database_url)

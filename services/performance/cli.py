@@ -24,6 +24,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -31,10 +32,12 @@ from rich.progress import (
 from rich.text import Text
 
 from services.common.audit import audited
+from services.common.environment import OPERATOR_HINT, from_environment
 from services.common.projections import LIVE
 from services.common.projections import digest as year_digest
 from services.performance import replay as replays
 from services.performance.bootstrap import connect, disconnect
+from services.performance.observe import replay_progress, serve_replay_progress
 from services.performance.settings import PerformanceSettings
 
 app = typer.Typer(help="Rebuild and check the performance projections.")
@@ -55,7 +58,7 @@ class EventsPerSecond(ProgressColumn):
 
 def _run(work: Callable[[asyncpg.Pool, PerformanceSettings], Awaitable[T]]) -> T:
     """Run a command on the projections' database, its tables created if need be."""
-    settings = PerformanceSettings()
+    settings = from_environment(PerformanceSettings, OPERATOR_HINT)
 
     async def main() -> T:
         resources = await connect(settings)
@@ -128,13 +131,13 @@ def replay(
                 department=department,
                 until=moment,
                 timezone=settings.timezone,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                progress=_told(progress, task, settings),
                 chunk=chunk,
                 workers=workers,
                 flush_every=flush_every,
             )
 
-    settings = PerformanceSettings()
+    settings = from_environment(PerformanceSettings, OPERATOR_HINT)
     arguments = {"fiscal_year": fiscal_year, "department": department, "until": until,
                  "chunk": chunk, "workers": workers, "flush_every": flush_every}  # fmt: skip
     try:
@@ -148,6 +151,19 @@ def replay(
         console.print(f"[red]{error}")
         raise typer.Exit(1) from None
     _print_replayed(done, snapshot=until is not None)
+
+
+def _told(progress: Progress, task: TaskID, settings: PerformanceSettings) -> replays.Progress:
+    """A replay's progress, shown on the bar and kept in its gauges (served at /metrics on
+    REPLAY_METRICS_PORT, when set, for a Kubernetes Job to be scraped)."""
+    if settings.replay_metrics_port is not None:
+        serve_replay_progress(settings.http_host, settings.replay_metrics_port)
+
+    def told(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        replay_progress(done, total)
+
+    return told
 
 
 def _progress_bar() -> Progress:

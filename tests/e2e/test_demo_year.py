@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -23,7 +17,7 @@ import httpx
 import pytest
 
 from demo.guandu2017 import FUNCTIONAL, STREETS
-from deploy.infra import REPO, free_port
+from tests.e2e.launcher import READY, launch
 from tests.helpers import chromium, graphql, table_rows, text_by_id
 
 pytestmark = pytest.mark.e2e
@@ -60,42 +54,20 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    data_dir = tmp_path_factory.mktemp("stack")
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
-    }  # the embedded defaults
-    env.update(
-        DATA_DIR=str(data_dir),
-        GRAPHQL_PORT=str(port),
-        EMBEDDED_KAFKA_PORT=str(free_port()),
-        COLUMNS="200",
-    )
-    out = (data_dir / "stack.out").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.stack"],
-        cwd=REPO,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/graphql"
-    deadline = time.monotonic() + 1500
+    launched = launch(tmp_path_factory.mktemp("stack"))
     try:
-        while url not in (printed := Path(out.name).read_text()):
-            assert process.poll() is None, printed
-            assert time.monotonic() < deadline, "the demo year was not projected in time"
-            time.sleep(1)
+        printed = launched.wait_for(READY, timeout=1500)
         links = re.findall(r"(http://\S+/login\?token=\S+)", printed)
         assert len(links) == 2, printed  # the auditor's and the evaluator's
+        # where to look is printed as soon as the gateway answers, before the demo loads
+        assert printed.index("GraphQL:") < printed.index("published the demo year"), printed
         # each service runs under its own role (deploy/provision.py), the CLIs' lines say so
         assert "DATABASE_URL='postgresql://ledger_service@" in printed, printed
         assert "DATABASE_URL='postgresql://performance_service@" in printed, printed
-        yield Demo(url, *links)
+        yield Demo(f"http://127.0.0.1:{launched.graphql_port}/graphql", *links)
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-        assert process.wait(60) == 0
-        assert "stopped" in Path(out.name).read_text()
+        assert launched.stop() == 0  # Ctrl-C
+        assert "stopped" in launched.printed()
 
 
 QUERY = """
