@@ -45,8 +45,10 @@ from deploy.infra import Broker, ServiceProcess, create_topics, free_port, start
 from deploy.stack import pipeline_status
 from schemas.events import event_adapter
 from services.common.settings import Topics
+from services.reporting.access import issue_token
 
 console = Console()
+SECRET = "bench-ingest: a development secret of this benchmark's own gateway"
 PROBE = """{ departmentEvaluation(department: "PROBE", fiscalYear: 2017) { cases { reported } } }"""
 
 
@@ -153,7 +155,9 @@ async def lag(
                 seen.append(now - sent[len(seen)])
             await asyncio.sleep(0.05)
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    token = issue_token(SECRET, "bench", ["*"], ["auditor"])
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=30, headers=headers) as client:
         watcher = asyncio.create_task(watch(client))
         began = time.perf_counter()
         for second in range(seconds):
@@ -187,13 +191,15 @@ def main(
     topics = Topics()
     asyncio.run(create_topics(broker.bootstrap, topics.all()))
     env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-           "GRAPHQL_PORT": str(free_port())}  # fmt: skip
+           "GRAPHQL_PORT": str(free_port()), "PERFORMANCE_HTTP_PORT": str(free_port()),
+           "AUTH_JWT_SECRET": SECRET}  # fmt: skip
     services: list[ServiceProcess] = []
     try:
         events, _ = asyncio.run(publish(broker.bootstrap, city_year(districts), topics, True))
         console.print(f"published {events:,} events of {districts} district(s)")
         for n in range(ledgers):
-            services.append(ServiceProcess("ledger", env, root / f"ledger-{n}.log").start())
+            own = {**env, "LEDGER_HTTP_PORT": str(free_port())}  # each ledger its /metrics
+            services.append(ServiceProcess("ledger", own, root / f"ledger-{n}.log").start())
         seconds, peak = asyncio.run(timed_ingest(dsn, services, events))
         ours = events / seconds
         console.print(f"{ledgers} ledger(s): {events:,} events to the journal in {seconds:.1f} s"

@@ -182,6 +182,13 @@ def start_services(
     ]
 
 
+async def wait_ready(settings: StackSettings, services: list[ServiceProcess]) -> None:
+    """Until the consumers are ready (migrated, partitions assigned) and the gateway answers."""
+    ports = [settings.ledger_http_port, settings.performance_http_port, settings.graphql_port]
+    for service, port, route in zip(services, ports, ("readyz", "readyz", "healthz"), strict=True):
+        await wait_http(f"http://127.0.0.1:{port}/{route}", process=service)
+
+
 def where_to_look(
     settings: StackSettings, dsn: str, dsns: dict[str, str], bootstrap: str, sign_in: str
 ) -> str:
@@ -244,7 +251,7 @@ async def run(settings: StackSettings) -> None:
         await create_topics(bootstrap, topics.all())
         auth, sign_in = development_auth(settings)
         services = start_services(settings, dsns, {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **auth})
-        await wait_http(f"http://127.0.0.1:{settings.graphql_port}/healthz", process=services[-1])
+        await wait_ready(settings, services)
         console.print(where_to_look(settings, dsn, dsns, bootstrap, sign_in))
         if settings.demo:
             await load_demo(dsn, bootstrap, topics)

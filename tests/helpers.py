@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -29,6 +31,16 @@ from tests.conftest import KafkaTarget
 from tests.gateway import SECRET
 
 SERVICES = ("ledger", "performance", "reporting")
+HTTP_PORT_VARIABLES = {"ledger": "LEDGER_HTTP_PORT", "performance": "PERFORMANCE_HTTP_PORT"}
+_given_ports: set[int] = set()
+
+
+def fresh_port() -> int:
+    """A free port that no other stack (or service) of this test session was given."""
+    while (port := free_port()) in _given_ports:
+        pass
+    _given_ports.add(port)
+    return port
 
 
 class Stack:
@@ -37,6 +49,9 @@ class Stack:
     ``dsn`` is the database's admin DSN (what the test reads and checks with). By default the
     services and CLIs use it too; with ``least_privilege`` each runs under its own role
     (``deploy.provision``, run by ``provision()`` or by ``start_all``), as ``make run`` does.
+    Each service gets ports of its own: the gateway's (``port``), and each ledger's and
+    performance's for /healthz, /readyz and /metrics (``http_ports``, by label), kept when
+    it is restarted.
     """
 
     def __init__(
@@ -45,7 +60,8 @@ class Stack:
         self.dsn, self.kafka, self.logs = dsn, kafka, logs
         self.least_privilege = least_privilege
         self.dsns: dict[str, str] = {}  # service -> the DSN of its role, once provisioned
-        self.port = free_port()
+        self.port = fresh_port()
+        self.http_ports: dict[str, int] = {}  # label -> LEDGER_/PERFORMANCE_HTTP_PORT
         self.processes: dict[str, ServiceProcess] = {}
 
     async def provision(self) -> dict[str, str]:
@@ -65,14 +81,25 @@ class Stack:
     def graphql_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/graphql"
 
+    def url(self, label: str, path: str) -> str:
+        """The address of a service's path, e.g. ``url("ledger", "/metrics")``."""
+        port = self.port if label == "reporting" else self.http_ports[label]
+        return f"http://127.0.0.1:{port}{path}"
+
     def start(self, name: str, as_name: str | None = None, **env: str) -> ServiceProcess:
         label = as_name or name
+        ports = {}
+        if name in HTTP_PORT_VARIABLES:
+            if label not in self.http_ports:
+                self.http_ports[label] = fresh_port()
+            ports[HTTP_PORT_VARIABLES[name]] = str(self.http_ports[label])
         process = ServiceProcess(
             name,
             {
                 "DATABASE_URL": self.dsn_of(name),
                 "GRAPHQL_PORT": str(self.port),
                 "AUTH_JWT_SECRET": SECRET,
+                **ports,
                 **self.kafka.env(),
                 **env,
             },
@@ -86,9 +113,9 @@ class Stack:
             await self.provision()
         for name in SERVICES:
             self.start(name, **env)
-        await wait_http(
-            self.graphql_url.replace("/graphql", "/healthz"), process=self.processes["reporting"]
-        )
+        for name in SERVICES:  # the consumers ready: migrated, and consuming their topics
+            path = "/healthz" if name == "reporting" else "/readyz"
+            await wait_http(self.url(name, path), process=self.processes[name])
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -250,6 +277,20 @@ async def graphql(
     body = response.json()
     assert body.get("errors") is None, body["errors"]
     return body["data"]  # type: ignore[no-any-return]
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One direction of a test's TCP proxy: the bytes read, written on, until either side
+    closes."""
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
 
 
 async def fetch(dsn: str, sql: str) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 
 The ledger writes the event store (services/ledger/store/); what is read of it by the
 ledger's relay (to publish the journal) and by the performance service's replay (to rebuild
-a fiscal year) is here, so both read the same entries, typed, in ledger order.
+a fiscal year) is here, so both read the same entries, typed, in ledger order; and how far the
+projections are behind it (performance's lag gauges, the gateway's readiness).
 """
 
 from __future__ import annotations
@@ -112,3 +113,23 @@ class YearEvents:
             cursor = await conn.cursor(f"SELECT {_ENTRY} {sql} ORDER BY e.position", *args)
             while rows := await cursor.fetch(chunk):
                 yield _entries(rows)
+
+
+async def projection_lag(conn: asyncpg.Connection) -> tuple[int, float]:
+    """How far the projections (``applied_positions`` of the connection's projection schema)
+    are behind the event store, in one query on its primary key: (positions, seconds): the
+    ledger's head position minus the highest position applied, and the age of the oldest
+    event stored past that position (0 when none). A department lagging below the highest
+    position shows in the consumer lag of its journal partition instead."""
+    row = await conn.fetchrow(
+        """
+        WITH applied AS (SELECT coalesce(max(position), 0) AS position FROM applied_positions)
+        SELECT coalesce((SELECT max(position) FROM ledger.events), 0) - a.position AS positions,
+               coalesce(extract(epoch FROM now() - (
+                   SELECT e.recorded_at FROM ledger.events e WHERE e.position > a.position
+                   ORDER BY e.position LIMIT 1)), 0)::float8 AS seconds
+        FROM applied a
+        """
+    )
+    assert row is not None
+    return max(0, int(row["positions"])), max(0.0, float(row["seconds"]))

@@ -4,19 +4,32 @@ Every Kafka client of the code base (faststream brokers, aiokafka producers, con
 admin clients) takes its security options from here, built from ``KafkaSettings``
 (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*): ``broker_security`` for a faststream
 ``KafkaBroker(security=...)``, ``client_options`` for aiokafka's keyword arguments.
+
+The consumer services (ledger, performance) build their faststream broker and app here
+(``consumer_broker``, ``consumer_app``), with the same readiness (``consumer_checks``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
+import asyncpg
+from aiokafka import AIOKafkaConsumer
 from aiokafka.helpers import create_ssl_context
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from prometheus_client import REGISTRY
 
+from services.common import probes
+from services.common.probes import Check, NotReady, ProbeServer
 from services.common.settings import KafkaSettings
 
 R = TypeVar("R")
@@ -95,6 +108,23 @@ async def undecoded(message: Any) -> None:
     return None
 
 
+def consumer_broker(kafka: KafkaSettings, service: str) -> KafkaBroker:
+    """A consumer service's faststream broker: its security; faststream's Prometheus
+    middleware (``faststream_received_messages_total``, ``..._processed_messages_duration_
+    seconds`` and the others, by handler); its log lines through the service's handlers
+    (services.common.logs), the per-batch "Received"/"Processed" ones only at DEBUG."""
+    return KafkaBroker(
+        kafka.kafka_bootstrap_servers,
+        client_id=service,
+        log_level=logging.DEBUG,
+        # faststream's own loggers ("faststream...") have handlers of their own and do not
+        # propagate: the service's loggers do
+        logger=logging.getLogger(f"{service}.broker"),
+        security=broker_security(kafka),
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service)],
+    )
+
+
 class Opened(Generic[R]):
     """What a consumer service opened when its app started (until it is closed)."""
 
@@ -107,24 +137,92 @@ class Opened(Generic[R]):
         return self._resources
 
 
+class Subscriber(Protocol):
+    """A faststream Kafka subscriber: its aiokafka consumer, while it runs."""
+
+    consumer: AIOKafkaConsumer | None
+
+
+def assigned(subscriber: Subscriber) -> Check:
+    """A readiness check: the subscriber's consumer has partitions of its group assigned."""
+
+    async def check() -> str:
+        consumer = subscriber.consumer
+        partitions = consumer.assignment() if consumer is not None else set()
+        if not partitions:
+            raise NotReady("no partitions assigned (starting, rebalancing, or idle: more "
+                           "instances in the group than partitions)")  # fmt: skip
+        return f"{len(partitions)} partitions"
+
+    return check
+
+
+class Watch(Protocol):
+    async def reachable(self) -> str:
+        """A readiness check: the broker answers (services.common.metrics.GroupWatch)."""
+        ...
+
+
+class ConsumerResources(Protocol):
+    """What a consumer service's readiness looks at, once its resources are open."""
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    @property
+    def watch(self) -> Watch: ...
+
+
+def consumer_checks(
+    resources: Callable[[], ConsumerResources],
+    dsn: str,
+    migrations: Path,
+    subscriber: Subscriber,
+) -> dict[str, Check]:
+    """A consumer service is ready when its database answers with every migration of its
+    folder applied, the broker answers, and its consumer has partitions assigned."""
+    return {
+        "database": probes.database(lambda: resources().pool),
+        "migrations": probes.migrations(dsn, migrations),
+        "broker": lambda: resources().watch.reachable(),
+        "consumer": assigned(subscriber),
+    }
+
+
 def consumer_app(
+    service: str,
     broker: KafkaBroker,
+    opened: Opened[R],
     open_resources: Callable[[], Awaitable[R]],
     close_resources: Callable[[R], Awaitable[None]],
-) -> tuple[FastStream, Opened[R]]:
+    server: ProbeServer,
+) -> FastStream:
     """A faststream app around a broker whose subscribers, declared before the app starts,
-    reach its resources through the returned ``Opened``: opened at startup, closed after the
-    broker stopped (so that no batch is in flight)."""
-    opened: Opened[R] = Opened()
-    app = FastStream(broker)
+    reach its resources through ``opened``: the probe ``server`` started first (/healthz
+    answers while the service connects), the resources opened at startup, closed after the
+    broker stopped (so that no batch is in flight), and the probe server stopped last.
+    faststream's handlers of SIGTERM and SIGINT stop it all."""
+    app = FastStream(broker, logger=logging.getLogger(f"{service}.app"))
 
     @app.on_startup
     async def open_() -> None:
+        await server.start()
         opened._resources = await open_resources()
 
     @app.after_shutdown
     async def close() -> None:
-        await close_resources(opened())
-        opened._resources = None
+        try:
+            await close_resources(opened())
+            opened._resources = None
+        finally:
+            await server.stop()
 
-    return app, opened
+    return app
+
+
+async def cancel_tasks(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """A consumer service's background tasks (relays, gauge refreshes) cancelled, and ended."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import TOPIC_DEFAULTS
+from services.common.logs import LogFormat
 
 
 class Topics(BaseSettings):
@@ -146,4 +147,20 @@ class CommonSettings(KafkaSettings):
     )
     timezone: str = Field(
         "Asia/Shanghai", description="Time zone in which 'as of a date' days end (TIMEZONE)"
+    )
+    log_format: LogFormat = Field(
+        "json", description="json: one JSON object per log line; text: plain lines (LOG_FORMAT)"
+    )
+
+
+class ConsumerSettings(CommonSettings):
+    """What the Kafka-consuming services (ledger, performance) add: where they serve their
+    /healthz, /readyz and /metrics (each service names its port), and how often they
+    refresh the gauges computed by querying (consumer lag, outbox and projection lags)."""
+
+    http_host: str = Field(
+        "127.0.0.1", description="Interface of /healthz, /readyz and /metrics (HTTP_HOST)"
+    )
+    metrics_refresh_seconds: float = Field(
+        5, gt=0, description="How often the lag gauges are computed (METRICS_REFRESH_SECONDS)"
     )

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from services.common.kafka import undecoded
+from services.ledger import observe
 from services.ledger.ingest import ingest_batch
 from services.ledger.ports import LedgerStore
 from services.ledger.records import InboundRecord
@@ -24,11 +27,10 @@ log = logging.getLogger("ledger")
 
 def subscribe(
     broker: KafkaBroker, settings: LedgerSettings, store: Callable[[], LedgerStore]
-) -> None:
+) -> BatchSubscriber:
     """Consume the inbound topics in batches, into the store (opened when the app starts)."""
     topic_groups, hold = _inbound(settings)
-
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         *topic_groups,
         batch=True,
         group_id=settings.ledger_group_id,
@@ -40,12 +42,17 @@ def subscribe(
         decoder=undecoded,
         description="Upstream events (docs/contract.md sections 2-3), validated and appended",
     )
+
+    @subscriber
     async def on_inbound_events(message: KafkaMessage) -> None:
         records = [
             InboundRecord(r.topic, r.partition, r.offset, r.value)
             for r in message.raw_message  # type: ignore[union-attr]
         ]
+        started = time.perf_counter()
         decision = await ingest_batch(store(), records, topic_groups, hold)
+        observe.batch_done(len(records), time.perf_counter() - started)
+        observe.decided(decision, records)
         log.debug(
             "batch of %d: %d accepted, %d rejected, %d held, %d duplicates, %d redelivered",
             len(records),
@@ -56,15 +63,22 @@ def subscribe(
             decision.redelivered,
         )
 
+    return subscriber
+
 
 async def expire_held(store: LedgerStore, settings: LedgerSettings) -> None:
-    """Reject held records whose hold ran out while no batch came to release them."""
+    """Reject held records whose hold ran out while no batch came to release them (until
+    cancelled; a failure, e.g. the database away, is logged and tried again)."""
     topic_groups, hold = _inbound(settings)
     while True:
         await asyncio.sleep(max(1.0, min(hold.total_seconds() / 10, 30.0)))
-        if await store.has_expired(datetime.now(UTC) - hold):
-            decision = await ingest_batch(store, [], topic_groups, hold)
-            log.info("hold expired: %d rejected", len(decision.refused))
+        try:
+            if await store.has_expired(datetime.now(UTC) - hold):
+                decision = await ingest_batch(store, [], topic_groups, hold)
+                observe.decided(decision, [])
+                log.info("hold expired: %d rejected", len(decision.refused))
+        except Exception:
+            log.exception("the expiry of held records failed; trying again")
 
 
 def _inbound(settings: LedgerSettings) -> tuple[dict[str, str], timedelta]:

@@ -1,24 +1,35 @@
 """The ledger service's wiring, ``python -m services.ledger``: what it connects to (its
 database, migrated at startup, and a Kafka producer for the relays), what it consumes (the
-inbound topics, app.py) and what it runs beside (the journal and rejection relays, relay.py,
-and the hold expiry)."""
+inbound topics, app.py), what it runs beside (the journal and rejection relays, relay.py,
+the hold expiry, the refresh of its lag gauges, observe.py) and what it serves on
+LEDGER_HTTP_PORT (/healthz, /readyz, /metrics: services/common/probes.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
 
+from services.common import probes
 from services.common.db import create_pool, migrate
-from services.common.kafka import broker_security, client_options, consumer_app
+from services.common.kafka import (
+    Opened,
+    cancel_tasks,
+    client_options,
+    consumer_app,
+    consumer_broker,
+    consumer_checks,
+)
+from services.common.logs import setup_logging
+from services.common.metrics import GroupWatch, refresh_every
 from services.ledger.app import expire_held, subscribe
+from services.ledger.observe import refresh_outbox_lag
 from services.ledger.relay import Relay, journal_messages, rejection_messages, run_relays
 from services.ledger.settings import LedgerSettings
 from services.ledger.store import PostgresLedgerStore
@@ -33,6 +44,7 @@ class Resources:
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
     store: PostgresLedgerStore
+    watch: GroupWatch  # the consumer group's lag, and whether the broker answers
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -48,11 +60,13 @@ async def connect(settings: LedgerSettings) -> Resources:
         **client_options(settings),
     )
     await producer.start()
-    return Resources(pool, producer, PostgresLedgerStore(pool))
+    watch = GroupWatch(settings, settings.ledger_group_id, list(settings.topics.inbound()))
+    return Resources(pool, producer, PostgresLedgerStore(pool), watch)
 
 
 def start_tasks(settings: LedgerSettings, resources: Resources) -> None:
-    """The background tasks: the relays (while this instance leads) and the hold expiry."""
+    """The background tasks: the relays (while this instance leads), the hold expiry and
+    the refresh of the lag gauges (consumer lag, outbox lag)."""
     relays = [
         Relay("journal", journal_messages, settings.topics.ledger_journal, "position"),
         Relay("rejected", rejection_messages, settings.topics.ledger_rejected, "rejection_id"),
@@ -69,19 +83,22 @@ def start_tasks(settings: LedgerSettings, resources: Resources) -> None:
             )
         ),
         asyncio.create_task(expire_held(resources.store, settings)),
+        asyncio.create_task(
+            refresh_every(
+                settings.metrics_refresh_seconds,
+                {
+                    "kafka_consumer_lag": resources.watch.refresh,
+                    "ledger_outbox_lag": lambda: refresh_outbox_lag(resources.pool),
+                },
+            )
+        ),
     ]
 
 
-async def stop_tasks(resources: Resources) -> None:
-    for task in resources.tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    resources.tasks = []
-
-
 async def disconnect(resources: Resources) -> None:
-    await stop_tasks(resources)
+    await cancel_tasks(resources.tasks)
+    resources.tasks = []
+    await resources.watch.close()
     await resources.producer.stop()
     await resources.pool.close()
 
@@ -93,24 +110,24 @@ async def start(settings: LedgerSettings) -> Resources:
     return resources
 
 
-def build_app(settings: LedgerSettings) -> FastStream:
-    # per-batch "Received"/"Processed" lines only at DEBUG
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        client_id="ledger",
-        log_level=logging.DEBUG,
-        security=broker_security(settings),
+def build_app(settings: LedgerSettings, sock: socket.socket) -> FastStream:
+    """The app; ``sock``: where it serves /healthz, /readyz and /metrics."""
+    broker = consumer_broker(settings, "ledger")
+    opened: Opened[Resources] = Opened()
+    subscriber = subscribe(broker, settings, lambda: opened().store)
+    server = probes.ProbeServer(
+        sock, consumer_checks(opened, settings.database_url, MIGRATIONS, subscriber)
     )
-    app, opened = consumer_app(broker, lambda: start(settings), disconnect)
-    subscribe(broker, settings, lambda: opened().store)
-    return app
+    return consumer_app("ledger", broker, opened, lambda: start(settings), disconnect, server)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s ledger %(levelname)s %(message)s")
+    settings = LedgerSettings()
+    setup_logging("ledger", settings.log_format)
     # the relay's periodic topic checks assign partitions; one INFO line each is noise
     logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
-    asyncio.run(build_app(LedgerSettings()).run())
+    sock = probes.listen(settings.http_host, settings.ledger_http_port, "LEDGER_HTTP_PORT")
+    asyncio.run(build_app(settings, sock).run())
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ class Judge:
         previous = self.seen.get(event.event_id)
         if previous is not None:
             if previous == item.content_hash:
-                self.decision.duplicates += 1
+                self.decision.duplicate_types.append(event.event_type)
             else:
                 self._refuse(
                     item,
@@ -115,14 +115,14 @@ class Judge:
             since,
             item.event.event_id,
             item.event.department,
+            event_type=item.event.event_type,
         )
         self.waiting.setdefault(rejected.waits_for, []).append((item, again))
 
     def _refuse(self, item: Parsed, reason: str, field: str | None, message: str) -> None:
         event = item.event
-        self.decision.refused.append(
-            Refused(item.record, reason, field, message, event.event_id, event.department)
-        )
+        identity = (event.event_id, event.department, event.event_type)
+        self.decision.refused.append(Refused(item.record, reason, field, message, *identity))
 
 
 def decide(

@@ -64,6 +64,7 @@ class Refused:
     message: str
     event_id: str | None = None
     department: str | None = None
+    event_type: str | None = None  # when the record names a known one
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Held:
     event_id: str
     department: str
     pending_id: int | None = None  # None: held by this batch, not stored yet
+    event_type: str | None = None  # known when held by this batch
 
 
 @dataclass
@@ -88,10 +90,15 @@ class Decision:
     refused: list[Refused] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)  # waiting at the end of the batch
     released: list[int] = field(default_factory=list)  # stored pending ids now judged
-    duplicates: int = 0
+    duplicate_types: list[str] = field(default_factory=list)  # event types of the duplicates
     redelivered: int = 0  # records already judged before (Kafka redelivery)
     aggregates: dict[str, Aggregate] = field(default_factory=dict)
     expected_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def duplicates(self) -> int:
+        """Accepted events delivered again with identical content: ignored."""
+        return len(self.duplicate_types)
 
 
 def validate(record: InboundRecord) -> Envelope | Refused:
@@ -122,6 +129,7 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
             f"topic, not {record.topic!r}",
             event.event_id,
             event.department,
+            event.event_type,
         )
     # Stored and hashed in one canonical form, so that "identical content" does not depend
     # on the key order or whitespace of the record, nor on the field order of our models.
@@ -132,16 +140,19 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     return Parsed(record, event, payload_text, hashlib.sha256(payload).digest())
 
 
-def _identity(raw: bytes) -> tuple[str | None, str | None]:
-    """Best effort event_id and department of an invalid record, so rejections can be filtered."""
+def _identity(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """Best effort event_id, department and (known) event type of an invalid record, so
+    rejections can be filtered and counted."""
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError):
-        return None, None
+        return None, None, None
     if not isinstance(obj, dict):
-        return None, None
+        return None, None, None
     event_id, department = obj.get("event_id"), obj.get("department")
+    event_type = obj.get("event_type")
     return (
         event_id[:128] if isinstance(event_id, str) else None,
         department[:64] if isinstance(department, str) else None,
+        event_type if isinstance(event_type, str) and event_type in TOPIC_GROUP else None,
     )

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from services.common.event_store import journal_after
 from services.common.kafka import client_options
 from services.common.settings import KafkaSettings
+from services.ledger import observe
 from services.ledger.store.rejections import rejections_after
 from services.ledger.store.relay import listen_appended, move_cursor, read_cursor, try_lead
 
@@ -73,6 +74,7 @@ class Relay:
             cursor = await read_cursor(conn, self.name)
             messages = await self.read(conn, cursor, self.batch_size)
         if not messages:
+            observe.published(self.name)
             return 0
         pending = [
             await producer.send(
@@ -85,6 +87,7 @@ class Relay:
         await asyncio.gather(*pending)
         # compare-and-set: a rewind (re-publication) in the meantime wins
         await move_cursor(pool, self.name, messages[-1].cursor, expected=cursor)
+        observe.published(self.name)
         return len(messages)
 
     async def rewind_if_lost(self, pool: asyncpg.Pool, kafka: KafkaSettings) -> None:
@@ -100,7 +103,9 @@ class Relay:
                 published,
                 cursor,
                 published,
-            )
+                extra={"relay": self.name, "topic": self.topic, "cursor": cursor,
+                       self.cursor_field: published},
+            )  # fmt: skip
             await move_cursor(pool, self.name, published, expected=cursor)
 
 

@@ -1,10 +1,10 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import CommonSettings
+from services.common.settings import ConsumerSettings
 
 
-class LedgerSettings(CommonSettings):
+class LedgerSettings(ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     ledger_group_id: str = "ledger"
@@ -15,3 +15,9 @@ class LedgerSettings(CommonSettings):
     # How often the relay checks that the journal and rejection topics still hold what it
     # published (a memory-only broker that restarted holds nothing) and re-publishes if not.
     ledger_topic_check_seconds: float = Field(default=30, gt=0)
+    ledger_http_port: int = Field(
+        8001,
+        ge=1,
+        le=65535,
+        description="Port of /healthz, /readyz and /metrics (LEDGER_HTTP_PORT)",
+    )

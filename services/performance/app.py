@@ -13,6 +13,7 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from schemas.messages import JournalEntry
 from services.common.event_store import collector_paused
@@ -25,11 +26,10 @@ log = logging.getLogger("performance")
 
 def subscribe(
     broker: KafkaBroker, settings: PerformanceSettings, store: Callable[[], ProjectionStore]
-) -> None:
+) -> BatchSubscriber:
     """Consume the journal in batches, into the store (opened when the app starts)."""
     timezone = ZoneInfo(settings.timezone)
-
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         settings.topics.ledger_journal,
         batch=True,
         group_id=settings.performance_group_id,
@@ -41,12 +41,27 @@ def subscribe(
         decoder=undecoded,
         description="Accepted events in ledger order, projected for evaluation",
     )
+
+    @subscriber
     async def on_ledger_journal(message: KafkaMessage) -> None:
         records = cast(tuple[ConsumerRecord[bytes, bytes], ...], message.raw_message)  # a batch
         # the batch's entries and their fold are in no reference cycle: Python's collector
         # waits until they are freed (see collector_paused)
         with collector_paused():
             entries = [JournalEntry.model_validate_json(r.value) for r in records]
-            applied = await apply_entries(store(), entries, timezone)
+            try:
+                applied = await apply_entries(store(), entries, timezone)
+            except Exception:
+                first, last = entries[0], entries[-1]  # a batch has a record at least
+                log.exception(
+                    "projection of %d journal entries failed (the batch is consumed again)",
+                    len(entries),
+                    extra={"position": first.position, "last_position": last.position,
+                           "event_id": first.event.event_id,
+                           "department": first.event.department},
+                )  # fmt: skip
+                raise
             del entries
         log.debug("batch of %d journal entries, %d new", len(records), applied)
+
+    return subscriber

@@ -1,12 +1,15 @@
 """The reporting gateway's HTTP surface: GraphQL at /graphql (GraphiQL in a browser when
 GRAPHIQL=1), the evaluation page at /departments/<code>/<year>[?asOf=YYYY-MM-DD], the
 assessment bulletin and its CSV at /departments/<code>/<year>/assessment[/<month>][.csv],
-liveness at /healthz; /login?token=...&next=/path keeps a token in the browser's cookie.
+liveness at /healthz, readiness at /readyz and Prometheus metrics at /metrics
+(services/common/probes.py); /login?token=...&next=/path keeps a token in the browser's
+cookie.
 
-Every route but /healthz, /login and /logout needs a bearer token (the header, or the cookie
-``ledger_token``): ``Authenticate`` verifies it and leaves the ``Viewer`` in the request's
-state, or answers 401. The handlers reach the database through ``request.app.state.pool``
-and the schema through ``request.app.state.schema`` (bootstrap.py sets both).
+Every route but PUBLIC's needs a bearer token (the header, or the cookie ``ledger_token``):
+``Authenticate`` verifies it and leaves the ``Viewer`` in the request's state, or answers
+401. The public routes show no figures (/metrics: operational counters only). The handlers
+reach the database through ``request.app.state.pool`` and the schema through
+``request.app.state.schema`` (bootstrap.py sets both).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from services.common.probes import Check, probe_routes
 from services.reporting.access import COOKIE, TokenVerifier, Unauthorized
+from services.reporting.observe import GRAPHQL_CONTEXT
 from services.reporting.page import (
     assessment_csv,
     assessment_page,
@@ -33,12 +38,14 @@ from services.reporting.page import (
 from services.reporting.schema import Context
 
 log = logging.getLogger("services.reporting")
-PUBLIC = frozenset({"/healthz", "/login", "/logout"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/login", "/logout"})
 
 
 class EvaluationGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(pool=request.app.state.pool, viewer=request.state.viewer)
+        context = Context(pool=request.app.state.pool, viewer=request.state.viewer)
+        setattr(request.state, GRAPHQL_CONTEXT, context)  # its operation's name, for observe.py
+        return context
 
 
 def bearer(headers: dict[str, str]) -> str | None:
@@ -112,17 +119,12 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def healthz(request: Request) -> PlainTextResponse:
-    async with request.app.state.pool.acquire() as conn:
-        await conn.fetchval("SELECT 1")
-    return PlainTextResponse("ok")
-
-
-def routes(schema: strawberry.Schema, graphiql: bool) -> list[Route]:
+def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) -> list[Route]:
+    """The gateway's routes; ``checks``: its readiness (bootstrap.py)."""
     graphql = EvaluationGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
     return [
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        Route("/healthz", healthz),
+        *probe_routes(checks),
         Route("/login", login),
         Route("/logout", logout),
         Route("/departments/{code}/{year:int}", evaluation_page),

@@ -1,12 +1,12 @@
 """The reporting gateway's wiring, ``python -m services.reporting``: what it connects to (the
 projections in PostgreSQL, read-only: the schema PROJECTION_SCHEMA names) and what it serves
-(GraphQL, the pages and the CSV, app.py, over HTTP with uvicorn)."""
+(GraphQL, the pages and the CSV, app.py, over HTTP with uvicorn; /healthz, /readyz and
+/metrics beside them, its access log and metrics in observe.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -14,9 +14,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from services.common import probes
 from services.common.db import create_pool
+from services.common.event_store import projection_lag
+from services.common.logs import setup_logging
+from services.common.projections import LIVE
 from services.reporting.access import TokenVerifier
 from services.reporting.app import Authenticate, routes
+from services.reporting.observe import Observe
 from services.reporting.schema import build_schema
 from services.reporting.settings import ReportingSettings
 
@@ -51,6 +56,25 @@ def verifier(settings: ReportingSettings) -> TokenVerifier:
     )
 
 
+def lag_check(settings: ReportingSettings, pool: Callable[[], asyncpg.Pool]) -> probes.Check:
+    """The projections are at most READY_MAX_LAG_SECONDS behind the ledger's event store
+    (read with the grants reporting has: SELECT on ledger.events and on the projections).
+    A snapshot (PROJECTION_SCHEMA other than the live one) is behind on purpose: not checked."""
+    limit = settings.ready_max_lag_seconds
+
+    async def check() -> str:
+        if settings.projection_schema != LIVE:
+            return f"snapshot {settings.projection_schema}: not checked"
+        async with pool().acquire(timeout=probes.CHECK_TIMEOUT) as conn:
+            positions, seconds = await projection_lag(conn)
+        behind = f"{positions} positions, {seconds:.1f} s behind the ledger"
+        if seconds > limit:
+            raise probes.NotReady(f"{behind} (READY_MAX_LAG_SECONDS={limit:g})")
+        return behind
+
+    return check
+
+
 def build_app(settings: ReportingSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,10 +87,16 @@ def build_app(settings: ReportingSettings) -> Starlette:
 
     tokens = verifier(settings)
     schema = build_schema(settings.limits())
+    checks = {
+        "database": probes.database(lambda: app.state.pool),
+        "projection_lag": lag_check(settings, lambda: app.state.pool),
+    }
+    served = routes(schema, settings.graphiql, checks)
     app = Starlette(
-        routes=routes(schema, settings.graphiql),
+        routes=served,
         middleware=[
-            Middleware(Authenticate, verifier=tokens, max_bytes=settings.graphql_max_bytes)
+            Middleware(Observe, routes=served),  # outermost: refusals are counted too
+            Middleware(Authenticate, verifier=tokens, max_bytes=settings.graphql_max_bytes),
         ],
         lifespan=lifespan,
     )
@@ -75,15 +105,15 @@ def build_app(settings: ReportingSettings) -> Starlette:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s reporting %(levelname)s %(message)s"
-    )
     settings = ReportingSettings()
+    setup_logging("reporting", settings.log_format)
     uvicorn.run(
         build_app(settings),
         host=settings.graphql_host,
         port=settings.graphql_port,
+        log_config=None,  # uvicorn's loggers reach the service's handlers (logs.py)
         log_level="warning",
+        access_log=False,  # the access log is observe.py's
     )
 
 

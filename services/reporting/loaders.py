@@ -46,6 +46,7 @@ class Context:
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
     line_ids: DataLoader[LineIdsKey, list[str]] = field(init=False)
+    operation: str | None = field(init=False, default=None)  # its name, for the access log
     _scope: Scope | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:

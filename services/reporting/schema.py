@@ -18,6 +18,7 @@ from services.reporting.access import ALL, ROLES
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
 from services.reporting.loaders import Context, evaluate_assessment
+from services.reporting.observe import NamesOperation
 from services.reporting.policy import QueryLimits
 from services.reporting.queries import audit
 from services.reporting.queries import departments as department_queries
@@ -173,5 +174,6 @@ def build_schema(limits: QueryLimits) -> strawberry.Schema:
             partial(ParserCache, maxsize=256),
             partial(ValidationCache, maxsize=256),
             *limits.extensions(),
+            NamesOperation,  # for the access log and graphql_request_seconds
         ],
     )

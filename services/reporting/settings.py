@@ -28,6 +28,12 @@ class ReportingSettings(CommonSettings):
         30, ge=0, description="Seconds between fetches of the JWKS for unknown kids"
     )
     graphiql: bool = Field(False, description="GRAPHIQL=1: GraphiQL and introspection on")
+    ready_max_lag_seconds: float = Field(
+        300,
+        ge=0,
+        description="/readyz answers 503 while the projections are further behind the "
+        "ledger's event store than this (READY_MAX_LAG_SECONDS)",
+    )
     graphql_max_depth: int = Field(10, ge=1)
     graphql_max_aliases: int = Field(30, ge=0)
     graphql_max_tokens: int = Field(5000, ge=1)

@@ -14,7 +14,6 @@ Kafka) is refused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import ipaddress
 import ssl
@@ -38,6 +37,7 @@ from deploy.infra import (
 )
 from services.common.kafka import client_options
 from services.common.settings import KafkaSettings, Topics
+from tests.helpers import HTTP_PORT_VARIABLES, fresh_port, pipe
 
 pytestmark = pytest.mark.integration
 
@@ -158,21 +158,9 @@ class TlsProxy:
                 return
             self.sessions += 1
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         finally:
             self._tasks.discard(task)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-    except (ConnectionError, ssl.SSLError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
 
 
 @dataclass(frozen=True)
@@ -292,7 +280,9 @@ async def test_the_services_run_over_tls(
     await create_topics(settings.kafka_bootstrap_servers, topics.all(), kafka=settings)
     env = {**tls_env, "DATABASE_URL": database}
     services = [
-        ServiceProcess(name, env, tmp_path / f"{name}.log").start()
+        ServiceProcess(
+            name, {**env, HTTP_PORT_VARIABLES[name]: str(fresh_port())}, tmp_path / f"{name}.log"
+        ).start()
         for name in ("ledger", "performance")
     ]
     try:

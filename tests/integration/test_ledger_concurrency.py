@@ -14,7 +14,7 @@ import pytest
 from demo.publish import Offsets, publish
 from deploy.infra import ServiceProcess, create_topics, wait_for_consumer_group
 from tests.conftest import KafkaTarget, create_database
-from tests.helpers import fetch, read_topic, wait_for
+from tests.helpers import fetch, fresh_port, read_topic, wait_for
 from tests.workload import workload
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,8 @@ class LedgerRun:
 
     def start(self) -> ServiceProcess:
         self.started += 1
-        return ServiceProcess("ledger", self.env, self.logs / f"{self.name}.log").start()
+        env = {**self.env, "LEDGER_HTTP_PORT": str(fresh_port())}  # instances side by side
+        return ServiceProcess("ledger", env, self.logs / f"{self.name}.log").start()
 
     async def finish(self, offsets: Offsets) -> None:
         """Wait until every record is decided and the journal fully relayed."""

@@ -1,7 +1,9 @@
 """docker-compose.yml, checked without a Docker engine: against the Compose Specification's
 JSON schema, and for what no schema sees (the variables of deploy/compose.env.example, the
 broker's configuration as the apache/kafka image derives it, the principals, their ACLs in
-deploy/kafka/acls.sh, the certificates of deploy/kafka/make-certs.sh).
+deploy/kafka/acls.sh, the certificates of deploy/kafka/make-certs.sh, restart policies and
+healthchecks, the variables given to the services, the topics' replication, and the
+monitoring profile's Prometheus and Grafana with what they mount).
 
 deploy/compose/compose-spec.json is the schema of the Compose Specification as the npm
 package dclint 3.1.0 ships it (schemas/compose.schema.json, unchanged).
@@ -9,12 +11,16 @@ package dclint 3.1.0 ships it (schemas/compose.schema.json, unchanged).
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ from services.common.kafka import client_options
 from services.common.settings import KafkaSettings, Topics
 from services.ledger.settings import LedgerSettings
 from services.performance.settings import PerformanceSettings
+from tests.deployment import unknown_variables
 
 yaml = pytest.importorskip("yaml", reason="needs PyYAML")
 
@@ -143,7 +150,9 @@ def test_the_broker_keeps_its_data_and_cluster_id() -> None:
     mounts = {v.split(":")[1]: v.split(":")[0] for v in kafka["volumes"]}
     assert mounts["/var/lib/kafka/data"] == "kafka-data"  # a named volume
     assert props["log.dirs"].startswith("/var/lib/kafka/data/")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", kafka["environment"]["CLUSTER_ID"])
+    # from deploy/compose.env, never a default: a new id would not start on the volume
+    assert kafka["environment"]["CLUSTER_ID"] == "${KAFKA_CLUSTER_ID:?set in deploy/compose.env}"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", _environment("kafka")["CLUSTER_ID"])
 
 
 def test_the_broker_listeners_and_authentication() -> None:
@@ -289,3 +298,165 @@ def test_make_certs_writes_a_key_store_the_broker_can_read(tmp_path: Path) -> No
     key = load_pem_private_key(key_pem, password=b"key-pass_1")
     assert key.public_key().public_numbers() == broker.public_key().public_numbers()  # type: ignore[union-attr]
     assert (ca_dir / "ca.key").exists() and not (secrets / "ca.key").exists()
+
+
+SERVICE_PORTS = {"ledger": 8001, "performance": 8002, "reporting": 8000}  # /readyz, /metrics
+ONE_SHOTS = {"provision", "topics", "kafka-acls"}
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """A container's mounts: target -> source."""
+    return {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+
+
+def _declared_ports(service: dict[str, Any]) -> set[int]:
+    published = {int(str(p).split(":")[-1]) for p in service.get("ports", [])}
+    return published | {int(p) for p in service.get("expose", [])}
+
+
+def test_every_container_restarts_by_a_policy_and_the_long_running_report_health() -> None:
+    services = _compose()["services"]
+    one_shots = {name for name, service in services.items() if service.get("restart") == "no"}
+    assert one_shots == {*ONE_SHOTS, "replay"}
+    for name, service in services.items():
+        if name not in one_shots:
+            assert service.get("restart") == "unless-stopped", name
+            assert service["healthcheck"]["test"], name
+    # a one-shot runs before what needs it, which waits for its success (at every `up`)
+    waited = {
+        dependency
+        for service in services.values()
+        for dependency, condition in service.get("depends_on", {}).items()
+        if condition == {"condition": "service_completed_successfully"}
+    }
+    assert waited == ONE_SHOTS
+    assert services["replay"]["profiles"] == ["replay"]  # only when an operator runs it
+
+
+@pytest.fixture
+def readyz() -> Iterator[tuple[int, list[int]]]:
+    """A local server whose /readyz answers the status in the list (anything else: 404)."""
+    status = [200]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status[0] if self.path == "/readyz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], status
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_services_healthchecks_ask_their_readyz(readyz: tuple[int, list[int]]) -> None:
+    """Each service's healthcheck is the image's Python (no curl in it) asking its /readyz:
+    healthy on 200, unhealthy on 503 (run here against a stand-in server)."""
+    port, status = readyz
+    services = _compose()["services"]
+    for name, served in SERVICE_PORTS.items():
+        test = services[name]["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"], name
+        url = f"http://127.0.0.1:{served}/readyz"
+        assert url in test[3], name
+        here = test[3].replace(url, f"http://127.0.0.1:{port}/readyz")
+        for answer, healthy in ((200, True), (503, False)):
+            status[0] = answer
+            done = subprocess.run([sys.executable, "-c", here], capture_output=True, timeout=30)
+            assert (done.returncode == 0) is healthy, (name, answer, done.stderr)
+        assert served in _declared_ports(services[name]), name  # reachable by Prometheus
+    assert _environment("ledger")["HTTP_HOST"] == _environment("performance")["HTTP_HOST"]
+    assert _environment("ledger")["HTTP_HOST"] == "0.0.0.0"  # not only the loopback
+    assert _environment("reporting")["GRAPHQL_HOST"] == "0.0.0.0"
+    assert services["reporting"]["ports"] == ["8000:8000"]  # the only service on the host
+    assert {"ports" in services[name] for name in ("ledger", "performance")} == {False}
+
+
+def test_the_gateway_starts_once_the_projections_are_ready() -> None:
+    depends = _compose()["services"]["reporting"]["depends_on"]
+    assert depends["performance"] == {"condition": "service_healthy"}
+    assert depends["postgres"] == {"condition": "service_healthy"}
+
+
+def test_the_containers_of_the_image_get_only_variables_the_code_reads() -> None:
+    """A misspelt variable (LEDGER_BACTH_SIZE) would be ignored and its setting keep the
+    default: every variable given to a container of deploy/Dockerfile is one the code reads."""
+    built = {
+        name: set(service.get("environment", {}))
+        for name, service in _compose()["services"].items()
+        if service.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+    }
+    assert set(built) == {*SERVICE_PORTS, "provision", "topics", "replay"}
+    unknown = {name: found for name, env in built.items() if (found := unknown_variables(env))}
+    assert not unknown, unknown
+    assert unknown_variables({"LEDGER_BACTH_SIZE"}) == ["LEDGER_BACTH_SIZE"]
+
+
+def test_the_topics_get_the_configured_replication() -> None:
+    from deploy.create_topics import TopicSettings
+
+    example = _example()
+    raw = _compose()["services"]["topics"]["environment"]
+    for variable in ("TOPIC_PARTITIONS", "TOPIC_REPLICATION_FACTOR", "TOPIC_MIN_INSYNC_REPLICAS"):
+        assert raw[variable].startswith(f"${{{variable}"), variable  # from deploy/compose.env
+    env = _environment("topics")
+    settings = TopicSettings.model_validate(
+        {k.lower(): v for k, v in env.items() if k.startswith(("KAFKA_", "TOPIC_"))}
+    )
+    assert settings.topic_replication_factor == int(example["TOPIC_REPLICATION_FACTOR"]) == 1
+    assert settings.topic_min_insync_replicas == int(example["TOPIC_MIN_INSYNC_REPLICAS"])
+    assert settings.topic_partitions == int(example["TOPIC_PARTITIONS"])
+    assert "min.insync.replicas" not in _broker_properties()  # the topics' own, not a default
+
+
+def test_the_monitoring_profile_scrapes_the_services_and_loads_the_alert_rules() -> None:
+    services = _compose()["services"]
+    monitoring = {n for n, s in services.items() if "monitoring" in s.get("profiles", [])}
+    assert monitoring == {"prometheus", "grafana"}
+    assert not [n for n, s in services.items() if n not in monitoring and not s.get("profiles")
+                and monitoring & set(s.get("depends_on", {}))]  # fmt: skip
+    prometheus = services["prometheus"]
+    assert _mounts(prometheus)["/etc/prometheus"] == "./deploy/prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text("utf-8"))
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (ROOT / "deploy" / "prometheus" / "alerts.yml").is_file()
+    targets = {
+        target: static["labels"]["service"]
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert {f"{name}:{port}": name for name, port in SERVICE_PORTS.items()}.items() <= (
+        targets.items()
+    )
+    for target in targets:  # each a container of the compose file, on a port it serves
+        host, port = target.split(":")
+        assert int(port) in _declared_ports(services[host]), target
+    assert _environment("replay")["REPLAY_METRICS_PORT"] == "9102"
+
+
+def test_grafana_gets_the_data_source_and_the_dashboard() -> None:
+    grafana = _compose()["services"]["grafana"]
+    mounts = _mounts(grafana)
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    provisioning = ROOT / "deploy" / "grafana" / "provisioning"
+    provider = yaml.safe_load((provisioning / "dashboards" / "ledger.yml").read_text("utf-8"))
+    folder = provider["providers"][0]["options"]["path"]
+    dashboards = [t for t, source in mounts.items() if source == "./deploy/grafana/dashboard.json"]
+    assert [Path(t).parent.as_posix() for t in dashboards] == [folder]
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text("utf-8"))
+    (datasource,) = source["datasources"]
+    assert datasource["url"] == "http://prometheus:9090"
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboard.json").read_text("utf-8"))
+    (variable,) = dashboard["templating"]["list"]
+    assert variable["current"]["value"] == datasource["uid"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD:?"
+    )

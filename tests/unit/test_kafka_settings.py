@@ -5,6 +5,7 @@ security object, aiokafka's keyword arguments and the TLS context."""
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -352,10 +353,12 @@ def test_the_services_brokers_connect_as_configured(
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nothing")
     env(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SSL_CAFILE=ca_file, **SASL)
-    for app in (
-        ledger.build_app(LedgerSettings()),
-        performance.build_app(PerformanceSettings()),
-    ):
+    with socket.socket() as probes:  # where /healthz, /readyz, /metrics would be served
+        apps = [
+            ledger.build_app(LedgerSettings(), probes),
+            performance.build_app(PerformanceSettings(), probes),
+        ]
+    for app in apps:
         assert app.broker is not None
         security = app.broker.specification.security
         assert type(security) is SASLScram512

@@ -1,6 +1,6 @@
 """The relays' bookkeeping in PostgreSQL: their cursors (``ledger.relay_cursors``), the
-leadership lock that elects the one ledger instance that relays, and the notification that
-wakes it when something was appended."""
+leadership lock that elects the one ledger instance that relays, the notification that
+wakes it when something was appended, and what is waiting to be relayed (the outbox lag)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ async def move_cursor(
     )
     await notify_appended(db)
     return bool(status == "UPDATE 1")
+
+
+async def outbox_lag(conn: asyncpg.Connection) -> dict[str, int]:
+    """Each relay's rows stored past its cursor, not published yet (counted on the primary
+    keys: ``position`` of the events, ``rejection_id`` of the rejections)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.name, CASE c.name
+            WHEN 'journal' THEN (SELECT count(*) FROM ledger.events e WHERE e.position > c.position)
+            ELSE (SELECT count(*) FROM ledger.rejections r WHERE r.rejection_id > c.position)
+        END AS lag
+        FROM ledger.relay_cursors c
+        """
+    )
+    return {row["name"]: int(row["lag"]) for row in rows}
