@@ -6,7 +6,7 @@ admin clients) takes its security options from here, built from ``KafkaSettings`
 ``KafkaBroker(security=...)``, ``client_options`` for aiokafka's keyword arguments.
 
 The consumer services (ledger, performance) build their faststream broker and app here
-(``consumer_broker``, ``consumer_app``), with the same readiness (``consumer_checks``).
+(``consumer_app``), with the same readiness (``consumer_checks``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -30,7 +31,7 @@ from prometheus_client import REGISTRY
 
 from services.common import probes
 from services.common.probes import Check, NotReady, ProbeServer
-from services.common.settings import KafkaSettings
+from services.common.settings import CommonSettings, KafkaSettings
 
 R = TypeVar("R")
 
@@ -189,19 +190,30 @@ def consumer_checks(
     }
 
 
+C = TypeVar("C", bound=ConsumerResources)
+
+
 def consumer_app(
     service: str,
-    broker: KafkaBroker,
-    opened: Opened[R],
-    open_resources: Callable[[], Awaitable[R]],
-    close_resources: Callable[[R], Awaitable[None]],
-    server: ProbeServer,
+    settings: CommonSettings,
+    migrations: Path,
+    subscribe: Callable[[KafkaBroker, Opened[C]], Subscriber],
+    open_resources: Callable[[], Awaitable[C]],
+    close_resources: Callable[[C], Awaitable[None]],
+    sock: socket.socket,
 ) -> FastStream:
-    """A faststream app around a broker whose subscribers, declared before the app starts,
-    reach its resources through ``opened``: the probe ``server`` started first (/healthz
-    answers while the service connects), the resources opened at startup, closed after the
-    broker stopped (so that no batch is in flight), and the probe server stopped last.
-    faststream's handlers of SIGTERM and SIGINT stop it all."""
+    """A consumer service's faststream app: its broker (``consumer_broker``), whose
+    subscribers, declared by ``subscribe`` before the app starts, reach the resources
+    through the ``Opened`` they are given; /healthz, /readyz (``consumer_checks``) and
+    /metrics served on ``sock``. The probe server starts first (/healthz answers while the
+    service connects), the resources open at startup and close after the broker stopped (so
+    that no batch is in flight), and the probe server stops last. faststream's handlers of
+    SIGTERM and SIGINT stop it all."""
+    broker = consumer_broker(settings, service)
+    opened: Opened[C] = Opened()
+    subscriber = subscribe(broker, opened)
+    checks = consumer_checks(opened, settings.database_url, migrations, subscriber)
+    server = ProbeServer(sock, checks)
     app = FastStream(broker, logger=logging.getLogger(f"{service}.app"))
 
     @app.on_startup

@@ -18,13 +18,11 @@ from faststream import FastStream
 
 from services.common import probes
 from services.common.db import create_pool, migrate
+from services.common.environment import from_environment
 from services.common.kafka import (
-    Opened,
     cancel_tasks,
     client_options,
     consumer_app,
-    consumer_broker,
-    consumer_checks,
 )
 from services.common.logs import setup_logging
 from services.common.metrics import GroupWatch, refresh_every
@@ -112,17 +110,19 @@ async def start(settings: LedgerSettings) -> Resources:
 
 def build_app(settings: LedgerSettings, sock: socket.socket) -> FastStream:
     """The app; ``sock``: where it serves /healthz, /readyz and /metrics."""
-    broker = consumer_broker(settings, "ledger")
-    opened: Opened[Resources] = Opened()
-    subscriber = subscribe(broker, settings, lambda: opened().store)
-    server = probes.ProbeServer(
-        sock, consumer_checks(opened, settings.database_url, MIGRATIONS, subscriber)
+    return consumer_app(
+        "ledger",
+        settings,
+        MIGRATIONS,
+        lambda broker, opened: subscribe(broker, settings, lambda: opened().store),
+        lambda: start(settings),
+        disconnect,
+        sock,
     )
-    return consumer_app("ledger", broker, opened, lambda: start(settings), disconnect, server)
 
 
 def main() -> None:
-    settings = LedgerSettings()
+    settings = from_environment(LedgerSettings)
     setup_logging("ledger", settings.log_format)
     # the relay's periodic topic checks assign partitions; one INFO line each is noise
     logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)

@@ -16,12 +16,10 @@ from faststream import FastStream
 
 from services.common import probes
 from services.common.db import create_pool, migrate
+from services.common.environment import from_environment
 from services.common.kafka import (
-    Opened,
     cancel_tasks,
     consumer_app,
-    consumer_broker,
-    consumer_checks,
 )
 from services.common.logs import setup_logging
 from services.common.metrics import GroupWatch, refresh_every
@@ -74,17 +72,19 @@ async def start(settings: PerformanceSettings) -> Resources:
 
 def build_app(settings: PerformanceSettings, sock: socket.socket) -> FastStream:
     """The app; ``sock``: where it serves /healthz, /readyz and /metrics."""
-    broker = consumer_broker(settings, "performance")
-    opened: Opened[Resources] = Opened()
-    subscriber = subscribe(broker, settings, lambda: opened().store)
-    server = probes.ProbeServer(
-        sock, consumer_checks(opened, settings.database_url, MIGRATIONS, subscriber)
+    return consumer_app(
+        "performance",
+        settings,
+        MIGRATIONS,
+        lambda broker, opened: subscribe(broker, settings, lambda: opened().store),
+        lambda: start(settings),
+        disconnect,
+        sock,
     )
-    return consumer_app("performance", broker, opened, lambda: start(settings), disconnect, server)
 
 
 def main() -> None:
-    settings = PerformanceSettings()
+    settings = from_environment(PerformanceSettings)
     setup_logging("performance", settings.log_format)
     port = settings.performance_http_port
     sock = probes.listen(settings.http_host, port, "PERFORMANCE_HTTP_PORT")

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from services.common import probes
 from services.common.db import create_pool
+from services.common.environment import from_environment
 from services.common.event_store import projection_lag
 from services.common.logs import setup_logging
 from services.common.projections import LIVE
@@ -105,7 +106,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
 
 
 def main() -> None:
-    settings = ReportingSettings()
+    settings = from_environment(ReportingSettings)
     setup_logging("reporting", settings.log_format)
     uvicorn.run(
         build_app(settings),
