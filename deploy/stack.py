@@ -128,10 +128,10 @@ async def wait_until_projected(
             while time.monotonic() < deadline:
                 now = await pipeline_status(dsn)
                 bar.update(ledger, completed=now["accepted"] + now["rejected"])
-                bar.update(
+                bar.update(  # sums of positions: NUMERIC in SQL, Decimal here
                     projections,
-                    total=now["ledger_by_department"],
-                    completed=now["applied_by_department"],
+                    total=int(now["ledger_by_department"]),
+                    completed=int(now["applied_by_department"]),
                 )
                 if decided.done() and now["applied_by_department"] == now["ledger_by_department"]:
                     decided.result()  # the group's wait raised, if it failed
