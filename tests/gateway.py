@@ -3,7 +3,9 @@ the tests run it in process (as an auditor of every department)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -30,4 +32,4 @@ def token(
 
 
 def context(pool: asyncpg.Pool, viewer: Viewer = AUDITOR) -> Context:
-    return Context(pool, viewer)
+    return Context(pool, viewer, datetime.now(ZoneInfo("Asia/Shanghai")).date())

@@ -43,7 +43,7 @@ PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/login", "/logout"})
 
 class EvaluationGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
-        context = Context(pool=request.app.state.pool, viewer=request.state.viewer)
+        context = Context.of(request)
         setattr(request.state, GRAPHQL_CONTEXT, context)  # its operation's name, for observe.py
         return context
 

@@ -139,7 +139,7 @@ def periods(fiscal_year: int, month: int | None, as_of: date | None) -> list[tup
     check_month(month)
     period = Period(fiscal_year, month)
     if as_of is not None:
-        evaluation_day(as_of, fiscal_year)  # inside the fiscal year
+        evaluation_day(as_of, fiscal_year, period.end)  # inside the fiscal year
     found = [(period, period.day(as_of))]
     if period.has_previous():
         found.append((period.previous(), period.previous().end))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import uvicorn
@@ -102,6 +103,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.verifier, app.state.schema = tokens, schema
+    app.state.timezone = ZoneInfo(settings.timezone)  # where today is, for evaluations of now
     return app
 
 

@@ -21,17 +21,17 @@ from services.reporting import scoring
 from services.reporting.case_figures import CaseBreakdown, CaseFigures, Rate, Row, case_breakdown
 from services.reporting.errors import UserInputError
 
-END_OF_TIME = date(9999, 12, 31)  # the day of an evaluation without asOf: everything so far
-
 
 def money(value: Decimal | int) -> Decimal:
     return Decimal(value).quantize(CENT)
 
 
-def evaluation_day(as_of: date | None, fiscal_year: int) -> date:
-    """The last day counted: asOf, which must lie in the fiscal year; without it, every day."""
+def evaluation_day(as_of: date | None, fiscal_year: int, today: date) -> date:
+    """The last day counted: asOf, which must lie in the fiscal year; without it, today (in
+    the gateway's time zone): a past year's figures as they stand now, every deadline before
+    today passed and every later one not yet."""
     if as_of is None:
-        return END_OF_TIME
+        return today
     if as_of.year != fiscal_year:
         raise UserInputError(
             f"asOf {as_of.isoformat()} is outside fiscal year {fiscal_year} "

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from functools import partial
 from typing import TypeVar
 
 import asyncpg
+from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
 from services.reporting import assessment, case_figures, evaluation
@@ -42,6 +44,7 @@ class Context:
 
     pool: asyncpg.Pool
     viewer: Viewer
+    today: date  # the day "now" is, in the gateway's time zone: an evaluation without asOf
     departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
@@ -50,10 +53,17 @@ class Context:
     _scope: Scope | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.departments = self._loader(evaluate_departments)
-        self.lines = self._loader(evaluate_lines)
+        self.departments = self._loader(partial(evaluate_departments, today=self.today))
+        self.lines = self._loader(partial(evaluate_lines, today=self.today))
         self.monthly = self._loader(monthly)
         self.line_ids = self._loader(line_ids)
+
+    @classmethod
+    def of(cls, request: Request) -> Context:
+        """The context of an authenticated request (bootstrap.py keeps the pool and the time
+        zone in the app's state, Authenticate the viewer in the request's)."""
+        state = request.app.state
+        return cls(state.pool, request.state.viewer, datetime.now(state.timezone).date())
 
     async def scope(self) -> Scope:
         """The departments the viewer may see (asked once per request)."""
@@ -90,14 +100,17 @@ class Context:
 
 
 def _asked(
-    keys: list[DepartmentKey], known: dict[str, dict], subunits: dict[str, list[str]]
+    keys: list[DepartmentKey],
+    known: dict[str, dict],
+    subunits: dict[str, list[str]],
+    today: date,
 ) -> tuple[dict[int, Evaluation], dict[int, BaseException]]:
     """The evaluations to make (by the keys' positions), and the keys refused."""
     errors: dict[int, BaseException] = {}
     asked: dict[int, Evaluation] = {}
     for index, key in enumerate(keys):
         try:
-            day = evaluation.evaluation_day(key.as_of, key.fiscal_year)
+            day = evaluation.evaluation_day(key.as_of, key.fiscal_year, today)
             if key.department not in known:
                 raise UserInputError(f"unknown department {key.department!r}")
         except ValueError as error:
@@ -109,12 +122,12 @@ def _asked(
 
 
 async def evaluate_departments(
-    conn: asyncpg.Connection, keys: list[DepartmentKey]
+    conn: asyncpg.Connection, keys: list[DepartmentKey], today: date
 ) -> list[DepartmentFigures | BaseException]:
     """Evaluate departments as of dates in a fixed number of queries (a DataLoader batch)."""
     known = await departments.known(conn, [k.department for k in keys])
     roots = [k.department for k in keys if k.include_subunits]
-    asked, errors = _asked(keys, known, await departments.subunits(conn, roots))
+    asked, errors = _asked(keys, known, await departments.subunits(conn, roots), today)
     with_data = await departments.with_data(conn, list(asked.values()))
     for position, index in enumerate(list(asked)):
         if position not in with_data:
@@ -143,7 +156,7 @@ async def evaluate_departments(
 
 
 async def evaluate_lines(
-    conn: asyncpg.Connection, keys: list[LineKey]
+    conn: asyncpg.Connection, keys: list[LineKey], today: date
 ) -> list[LineFigures | BaseException]:
     """Evaluate lines as of dates in a fixed number of queries (a DataLoader batch)."""
     rows = await lines.by_id(conn, [line_id for line_id, _ in keys])
@@ -153,7 +166,8 @@ async def evaluate_lines(
         try:
             if line_id not in rows:
                 raise UserInputError(f"unknown budget line {line_id!r}")
-            asked[index] = (line_id, evaluation.evaluation_day(as_of, rows[line_id]["fiscal_year"]))
+            fiscal_year = rows[line_id]["fiscal_year"]
+            asked[index] = (line_id, evaluation.evaluation_day(as_of, fiscal_year, today))
         except ValueError as error:
             errors[index] = error
     pairs = list(asked.values())

@@ -140,7 +140,7 @@ async def _answer(request: Request, query: str, **variables: Any) -> dict[str, A
     result = await request.app.state.schema.execute(
         query,
         variable_values={**variables, "asOf": as_of or None},
-        context_value=Context(request.app.state.pool, request.state.viewer),
+        context_value=Context.of(request),
     )
     if result.errors:
         codes = {(error.extensions or {}).get("code") for error in result.errors}

@@ -26,7 +26,6 @@ from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 pytestmark = pytest.mark.integration
 
 TZ = ZoneInfo("Asia/Shanghai")
-YEAR_END = datetime(2018, 1, 1, tzinfo=TZ) - timedelta(minutes=1)
 ASSIGNEES = ["STREET-1", "STREET-2", "STREET-3", "WATER-BUREAU"]
 DATES = [
     date(2017, 1, 31),
@@ -38,8 +37,8 @@ DATES = [
 COUNTS = "reported accepted filed dispatched disposed closed closedOnTime due open overdue"
 RATES = "filingRate dispatchRate disposalRate closureRate closureRateDue onTimeRate"
 QUERY = f"""
-query($asOf: Date) {{
-  departmentEvaluation(department: "D", fiscalYear: 2017, asOf: $asOf) {{
+query($asOf: Date, $year: Int! = 2017) {{
+  departmentEvaluation(department: "D", fiscalYear: $year, asOf: $asOf) {{
     budget {{ adjustedBudget arrived spent arrivalRate executionRate }}
     cases {{ {COUNTS} advanceDisposals {RATES} byChannel {{ channel {COUNTS} {RATES} }}
              byAssignee {{ assignee {COUNTS} {RATES} advanceDisposals }} }}
@@ -48,10 +47,11 @@ query($asOf: Date) {{
 """
 
 
-def random_cases(rnd: random.Random, n: int) -> list[dict[str, Any]]:
-    """Stage times of n cases: some filed with deadlines met or missed, some skipping stages,
-    some never closed."""
-    start = datetime(2017, 1, 1, tzinfo=TZ)
+def random_cases(rnd: random.Random, n: int, year: int = 2017) -> list[dict[str, Any]]:
+    """Stage times of n cases of a year: some filed with deadlines met or missed, some
+    skipping stages, some never closed."""
+    start = datetime(year, 1, 1, tzinfo=TZ)
+    year_end = datetime(year + 1, 1, 1, tzinfo=TZ) - timedelta(minutes=1)
     cases = []
     for i in range(n):
         t = start + timedelta(minutes=rnd.randrange(365 * 24 * 60 - 600))
@@ -69,7 +69,7 @@ def random_cases(rnd: random.Random, n: int) -> list[dict[str, Any]]:
                 if rnd.random() < 0.9:
                     t = case["CaseDispatched"] = t + timedelta(hours=rnd.randint(1, 100))
                     case["dispatches"] = [(t, rnd.choice(ASSIGNEES))]
-                    while rnd.random() < 0.3 and t < YEAR_END - timedelta(days=30):  # 改派
+                    while rnd.random() < 0.3 and t < year_end - timedelta(days=30):  # 改派
                         t += timedelta(hours=rnd.randint(1, 200))
                         case["dispatches"].append((t, rnd.choice(ASSIGNEES)))
                     if rnd.random() < 0.9:
@@ -77,27 +77,29 @@ def random_cases(rnd: random.Random, n: int) -> list[dict[str, Any]]:
         if rnd.random() < 0.8:
             case["CaseClosed"] = t + timedelta(hours=rnd.randint(0, 300))
         for stage in ("CaseDispatched", "CaseDisposed", "CaseClosed"):
-            if stage in case and case[stage] > YEAR_END:
-                case[stage] = YEAR_END
+            if stage in case and case[stage] > year_end:
+                case[stage] = year_end
         if "dispatches" in case:  # re-dispatches come early enough never to be clipped
             case["dispatches"][0] = (case["CaseDispatched"], case["dispatches"][0][1])
         cases.append(case)
     return cases
 
 
-def journal(cases: list[dict[str, Any]], money: list[tuple[str, datetime, str]]) -> list[dict]:
+def journal(
+    cases: list[dict[str, Any]], money: list[tuple[str, datetime, str]], year: int = 2017
+) -> list[dict]:
     def entry(event_type: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
         event = {
             "event_type": event_type,
             "department": "D",
-            "fiscal_year": 2017,
+            "fiscal_year": year,
             "occurred_at": at.isoformat(),
             "data": data,
         }
         return {"event": event, "context": {}}
 
     entries = [
-        entry("BudgetAuthorised", datetime(2017, 1, 3, tzinfo=TZ), {
+        entry("BudgetAuthorised", datetime(year, 1, 1, tzinfo=TZ), {
             "line_id": "L", "title": "t", "category": "project", "amount": "100000.00"})
     ]  # fmt: skip
     for event_type, at, amount in money:
@@ -220,6 +222,28 @@ async def test_as_of_any_date_matches_a_brute_force_count(pool: asyncpg.Pool) ->
         budget = evaluation["budget"]
         assert (budget["arrived"], budget["spent"]) == (format_money(arrived), format_money(spent))
         assert budget["arrivalRate"] == str(rate(arrived, Decimal("100000.00")))
+
+
+@pytest.mark.parametrize("years_ago", [1, 0])
+async def test_without_as_of_a_year_is_counted_as_of_today(
+    pool: asyncpg.Pool, years_ago: int
+) -> None:
+    """No asOf means now: a past year's deadlines have all passed (its backlog is overdue),
+    the current year's are partly still ahead, and its later events are not counted yet."""
+    today = datetime.now(TZ).date()
+    year = today.year - years_ago
+    cases = random_cases(random.Random(year), 300, year)
+    await store.apply_entries(pool, typed_all(journal(cases, [], year)), TZ)
+    result = await schema.execute(QUERY, {"year": year}, context_value=context(pool))
+    assert result.errors is None, result.errors
+    got = result.data["departmentEvaluation"]["cases"]  # type: ignore[index]
+    expected = brute_force_cases(cases, today)
+    assert {k: got[k] for k in expected} == expected
+    if years_ago:
+        open_filed = [c for c in cases if "CaseFiled" in c and "CaseClosed" not in c]
+        assert got["overdue"] == len(open_filed) > 0  # a past year's deadlines have all passed
+    else:
+        assert got["reported"] < len(cases)  # the cases of the year's days to come are not
 
 
 async def apply_units(pool: asyncpg.Pool) -> None:
