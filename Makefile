@@ -23,11 +23,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed chromium
 	$(VENV)/bin/lint-imports && $(PY) -m pytest -ra
 
-# Debian's Chromium and a CJK font, for the tests that render the evaluation page headless
+# Debian's Chromium, a CJK font (the PDFs need it too) and poppler's pdftoppm, for the tests
+# that render the pages headless and turn the PDF into an image
 chromium:
-	@{ command -v chromium && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v pdftoppm && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		$(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
+		$(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei poppler-utils >/dev/null; }
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas services deploy demo

@@ -7,7 +7,7 @@ the AsyncAPI document of the ledger service describes them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
@@ -31,6 +31,14 @@ Identifier = Annotated[
 ]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 ShortText = Annotated[str, Field(min_length=1, max_length=64)]
+# Where the money of a line comes from (资金来源); an event without it means appropriation.
+FundingSource = Literal["appropriation", "carryover", "special_account", "unit", "other"]
+FUNDING_SOURCES: tuple[str, ...] = get_args(FundingSource)
+DEFAULT_FUNDING_SOURCE: FundingSource = "appropriation"
+_FUNDING_SOURCE = (
+    "appropriation 财政拨款 (default) | carryover 上年结转 | special_account 财政专户管理资金 "
+    "| unit 单位资金 | other 其他资金"
+)
 
 
 class _Strict(BaseModel):
@@ -53,9 +61,7 @@ class BudgetAuthorisedData(_Strict):
     line_id: Identifier = Field(description="Budget line, unique across departments")
     title: Text
     category: Literal["basic", "project"] = Field(description="basic 基本支出 | project 项目支出")
-    funding_source: Literal["appropriation", "carryover", "other"] = Field(
-        "appropriation", description="appropriation 本年财政拨款 | carryover 上年结转 | other"
-    )
+    funding_source: FundingSource = Field(DEFAULT_FUNDING_SOURCE, description=_FUNDING_SOURCE)
     amount: PositiveMoney
     procurement_amount: NonNegativeMoney | None = Field(
         None, description="Of the amount, what is to be procured (政府采购); <= amount"
@@ -79,11 +85,17 @@ class BudgetAdjustedData(_Strict):
     amount: NonZeroMoney = Field(description="Signed: 追加 > 0, 调减 < 0")
     reason: Text
     document: Text | None = None
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The source whose budget changes: " + _FUNDING_SOURCE
+    )
 
 
 class FundsArrivedData(_Strict):
     line_id: Identifier
     amount: PositiveMoney
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The source that arrived: " + _FUNDING_SOURCE
+    )
 
 
 class FundsTransferredData(_Strict):
@@ -104,6 +116,9 @@ class DisbursedData(_Strict):
         None, description="Unit that spent the money (default: the event's department)"
     )
     purpose: Text | None = None
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
+    )
 
 
 class DisbursementReversedData(_Strict):

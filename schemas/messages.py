@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.events import AnyEvent
+from schemas.events import DEFAULT_FUNDING_SOURCE, AnyEvent, FundingSource
 from schemas.money import Money
 
 
@@ -20,6 +20,9 @@ class ReversedDisbursement(BaseModel):
     amount: Money = Field(description="Yuan, as disbursed (counted negative on reversal)")
     economic_class: str = Field(description="Its economic class, e.g. 302")
     spending_department: str = Field(description="The unit that spent it")
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The funding source it was spent from"
+    )
 
 
 class JournalContext(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from schemas.events import DEFAULT_FUNDING_SOURCE
 from schemas.messages import ReversedDisbursement
 from services.ledger.ports import ConcurrencyConflict
 from services.ledger.records import Coordinates, Decision, Held, InboundRecord, Refused
@@ -143,6 +144,7 @@ class FakeLedgerBatch:
                     amount=data["amount"],
                     economic_class=data["economic_class"],
                     spending_department=data.get("spending_department") or e.department,
+                    funding_source=data.get("funding_source", DEFAULT_FUNDING_SOURCE),
                 )
         return found
 

@@ -167,6 +167,17 @@ LINE_DAILY = Table(
     Merge.ADD,
     year_scope="line",
 )
+# the money of a line by funding source (BudgetAuthorised, BudgetAdjusted, FundsArrived,
+# Disbursed and their reversals carry one; without it: appropriation), created by the
+# performance service's migration 0002.performance-line-source-daily
+SOURCE_MEASURES = ("initial_budget", "adjusted_budget", "arrived", "spent")
+LINE_SOURCE_DAILY = Table(
+    "line_source_daily",
+    (*_text("line_id"), Column("day", "date"), *_text("funding_source")),
+    _of("numeric", *SOURCE_MEASURES),
+    Merge.ADD,
+    year_scope="line",
+)
 LINE_SPENDING_DAILY = Table(
     "line_spending_daily",
     (*_text("line_id"), Column("day", "date"), *_text("economic_class", "spending_department")),
@@ -226,8 +237,9 @@ ASSESSMENT_SCHEMES = Table(
 # every projection table, in dependency order: a table read to select another's rows comes
 # after it (lines, through which the tables kept per line belong to a year). The digest hashes
 # the year's tables in this order, as earlier versions did.
-TABLES = (APPLIED_POSITIONS, DEPARTMENTS, LINE_DAILY, LINE_SPENDING_DAILY, LINES, CASES,
-          CASE_DAILY, CASE_DEADLINES, TARGETS, OUTPUTS_DAILY, ASSESSMENT_SCHEMES)  # fmt: skip
+TABLES = (APPLIED_POSITIONS, DEPARTMENTS, LINE_DAILY, LINE_SOURCE_DAILY, LINE_SPENDING_DAILY,
+          LINES, CASES, CASE_DAILY, CASE_DEADLINES, TARGETS, OUTPUTS_DAILY,
+          ASSESSMENT_SCHEMES)  # fmt: skip
 # the tables whose rows belong to a fiscal year: what a replay rebuilds and a digest covers
 YEAR_TABLES = tuple(t for t in TABLES if t.year_scope)
 

@@ -12,9 +12,14 @@ from functools import cached_property
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import TOPIC_GROUP, Envelope, event_adapter
+from schemas.events import DEFAULT_FUNDING_SOURCE, TOPIC_GROUP, Envelope, event_adapter
 from schemas.messages import JournalContext, describe_validation_error
 from services.ledger.domain import Aggregate
+
+# Event types that gained the optional data.funding_source after they were first published: the
+# default is left out of their canonical form, so that an event without the field keeps the
+# stored form and content hash it had (sent again, it is still identical content).
+LATER_FUNDING_SOURCE = frozenset({"BudgetAdjusted", "FundsArrived", "Disbursed"})
 
 Coordinates = tuple[str, int, int, bytes]
 """Where a record was read and what it held: topic, partition, offset, sha256 of its value."""
@@ -135,7 +140,12 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     # on the key order or whitespace of the record, nor on the field order of our models.
     # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
     # separators=(",", ":"), ensure_ascii=False) gives, made faster by pydantic-core and orjson)
-    payload = orjson.dumps(orjson.loads(event.model_dump_json()), option=orjson.OPT_SORT_KEYS)
+    canonical = orjson.loads(event.model_dump_json())
+    if event.event_type in LATER_FUNDING_SOURCE:
+        data = canonical["data"]
+        if data.get("funding_source") == DEFAULT_FUNDING_SOURCE:
+            del data["funding_source"]
+    payload = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     payload_text = payload.decode()
     return Parsed(record, event, payload_text, hashlib.sha256(payload).digest())
 

@@ -27,9 +27,11 @@ from services.common.projections import (
     DEPARTMENTS,
     LINE_DAILY,
     LINE_MEASURES,
+    LINE_SOURCE_DAILY,
     LINE_SPENDING_DAILY,
     LINES,
     OUTPUTS_DAILY,
+    SOURCE_MEASURES,
     TARGETS,
     Table,
 )
@@ -83,14 +85,16 @@ class BatchProjection:
     line_daily: defaultdict[tuple[str, date], dict[str, Decimal]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(LINE_MEASURES, Decimal(0)))
     )
+    source_daily: defaultdict[tuple[str, date, str], dict[str, Decimal]] = field(  # by source
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(SOURCE_MEASURES, Decimal(0)))
+    )
     spending_daily: defaultdict[tuple[str, date, str, str], Decimal] = field(
         default_factory=lambda: defaultdict(Decimal)
     )
     case_daily: defaultdict[tuple[str, int, str, str, date], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_COUNTS, 0))
     )
-    # filed cases by (department, year, dimension, value, deadline day, closing day, the day
-    # from which the row counts)
+    # filed cases by (department, year, dimension, value, deadline day, closing day, since day)
     case_deadlines: defaultdict[tuple[str, int, str, str, date, date, date], int] = field(
         default_factory=lambda: defaultdict(int)
     )
@@ -100,13 +104,10 @@ class BatchProjection:
     outputs_daily: defaultdict[tuple[str, int, str, str, str, date], Decimal] = field(
         default_factory=lambda: defaultdict(Decimal)
     )
-
-    # (department, journal position) -> an assessment scheme, kept whole: the scheme of a
-    # month is the last one recorded (as of a date) whose effective month has begun
+    # (department, journal position) -> an assessment scheme, kept whole (ASSESSMENT_SCHEMES)
     schemes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
-    # the entry being applied: its journal position, when its event occurred, and on which
-    # day (in the time zone)
+    # the entry being applied: its journal position, when it occurred, on which day (TIMEZONE)
     position: int = field(init=False)
     at: datetime = field(init=False)
     day: date = field(init=False)
@@ -162,6 +163,8 @@ class BatchProjection:
         yield LINES, [LINES.row(line) for line in self.lines.values()]
         yield LINE_DAILY, [(*key, *(measures[m] for m in LINE_DAILY.value_names))
                            for key, measures in self.line_daily.items()]  # fmt: skip
+        yield LINE_SOURCE_DAILY, [(*key, *(measures[m] for m in SOURCE_MEASURES))
+                                  for key, measures in self.source_daily.items()]  # fmt: skip
         yield LINE_SPENDING_DAILY, [(*key, spent) for key, spent in self.spending_daily.items()]
         yield CASES, [CASES.row(self.cases[key]) for key in self.touched_cases]
         yield TARGETS, [TARGETS.row(target) for target in self.targets.values()]
@@ -173,10 +176,14 @@ class BatchProjection:
 
     # --- budget --------------------------------------------------------------------------------
 
-    def _line(self, line_id: str, **measures: Decimal) -> None:
+    def _line(self, line_id: str, source: str | None = None, **measures: Decimal) -> None:
         bucket = self.line_daily[(line_id, self.day)]
         for name, amount in measures.items():
             bucket[name] += amount
+        if source is not None:  # and to its funding source's day (measures: SOURCE_MEASURES)
+            bucket = self.source_daily[(line_id, self.day, source)]
+            for name, amount in measures.items():
+                bucket[name] += amount
 
     def on_DepartmentRegistered(
         self, event: ev.DepartmentRegistered, context: JournalContext
@@ -204,13 +211,15 @@ class BatchProjection:
                 "sangong": data.sangong,
             },
         )
-        self._line(data.line_id, initial_budget=data.amount, adjusted_budget=data.amount)
+        source, amount = data.funding_source, data.amount
+        self._line(data.line_id, source, initial_budget=amount, adjusted_budget=amount)
 
     def on_BudgetAdjusted(self, event: ev.BudgetAdjusted, context: JournalContext) -> None:
-        self._line(event.data.line_id, adjusted_budget=event.data.amount)
+        data = event.data
+        self._line(data.line_id, data.funding_source, adjusted_budget=data.amount)
 
     def on_FundsArrived(self, event: ev.FundsArrived, context: JournalContext) -> None:
-        self._line(event.data.line_id, arrived=event.data.amount)
+        self._line(event.data.line_id, event.data.funding_source, arrived=event.data.amount)
 
     def on_FundsTransferred(self, event: ev.FundsTransferred, context: JournalContext) -> None:
         self._line(event.data.line_id, transferred=event.data.amount)
@@ -218,8 +227,8 @@ class BatchProjection:
     def _spend(
         self, event: ev.Envelope, spent: ev.DisbursedData | ReversedDisbursement, sign: int
     ) -> None:
-        amount = spent.amount * sign
-        self._line(spent.line_id, spent=amount)
+        amount = spent.amount * sign  # a reversal: on the reversed one's source, negative
+        self._line(spent.line_id, spent.funding_source, spent=amount)
         spender = spent.spending_department or event.department
         self.spending_daily[(spent.line_id, self.day, spent.economic_class, spender)] += amount
 

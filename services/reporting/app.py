@@ -36,6 +36,7 @@ from services.reporting.page import (
     evaluation_page,
 )
 from services.reporting.schema import Context
+from services.reporting.self_evaluation_page import self_evaluation_routes
 
 log = logging.getLogger("services.reporting")
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/login", "/logout"})
@@ -132,4 +133,5 @@ def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) 
         Route("/departments/{code}/{year:int}/assessment.csv", assessment_csv),
         Route("/departments/{code}/{year:int}/assessment/{month:int}", assessment_page),
         Route("/departments/{code}/{year:int}/assessment/{month:int}.csv", assessment_csv),
+        *self_evaluation_routes(),
     ]

@@ -311,15 +311,21 @@ def department(
 class LineFigures:
     line: Row  # the lines row: line_id, department, title, category, fiscal_year, sangong
     as_of: date | None
+    day: date  # the last day counted
     budget: Budget
     outputs: tuple[Row, ...]
     scores: Scores
 
 
 def line(
-    row: Row, as_of: date | None, sums: Row, produced: Sequence[Row], targets: Sequence[Row]
+    row: Row,
+    as_of: tuple[date | None, date],
+    sums: Row,
+    produced: Sequence[Row],
+    targets: Sequence[Row],
 ) -> LineFigures:
-    """A line's figures: a '三公' line's budget and spending are all '三公'."""
+    """A line's figures (``as_of``: the date asked, the last day counted): a '三公' line's
+    budget and spending are all '三公'."""
     measures = sums["sums"]
     zero = Decimal(0)
     sangong = (measures["initial_budget"], measures["spent"]) if row["sangong"] else (zero, zero)
@@ -331,4 +337,4 @@ def line(
         sums["by_spending_department"],
     )
     scores = score_targets(targets, metric_values(figures), produced)
-    return LineFigures(row, as_of, figures, tuple(produced), scores)
+    return LineFigures(row, *as_of, figures, tuple(produced), scores)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
@@ -32,6 +33,8 @@ from services.reporting.queries.batch import Evaluation
 LineKey = tuple[str, date | None]  # (line_id, asOf)
 MonthsKey = tuple[tuple[str, ...], int, date]  # (departments, fiscal year, last day)
 LineIdsKey = tuple[tuple[str, ...], int]  # (departments, fiscal year)
+SourcesKey = tuple[tuple[str, ...], date]  # (lines, last day)
+Sums = dict[str, Decimal]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -49,6 +52,8 @@ class Context:
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
     line_ids: DataLoader[LineIdsKey, list[str]] = field(init=False)
+    sources: DataLoader[SourcesKey, dict[str, Sums]] = field(init=False)  # lines' funds by source
+    names: DataLoader[str, str | None] = field(init=False)  # departments' registered names
     operation: str | None = field(init=False, default=None)  # its name, for the access log
     _scope: Scope | None = field(init=False, default=None)
 
@@ -57,6 +62,8 @@ class Context:
         self.lines = self._loader(partial(evaluate_lines, today=self.today))
         self.monthly = self._loader(monthly)
         self.line_ids = self._loader(line_ids)
+        self.sources = self._loader(lines.by_source)
+        self.names = self._loader(names)
 
     @classmethod
     def of(cls, request: Request) -> Context:
@@ -178,9 +185,9 @@ async def evaluate_lines(
     targets = await lines.targets(conn, [line_id for line_id, _ in pairs])
     evaluated = {
         index: evaluation.line(
-            rows[line_id], keys[index][1], budget, produced, targets.get(line_id, [])
+            rows[line_id], (keys[index][1], day), budget, produced, targets.get(line_id, [])
         )
-        for index, (line_id, _), budget, produced in zip(
+        for index, (line_id, day), budget, produced in zip(
             asked, pairs, budgets, outputs, strict=True
         )
     }
@@ -199,6 +206,12 @@ async def monthly(conn: asyncpg.Connection, keys: list[MonthsKey]) -> list[list[
 async def line_ids(conn: asyncpg.Connection, keys: list[LineIdsKey]) -> list[list[str]]:
     """The lines of departments in their fiscal years, in one query."""
     return await departments.line_ids(conn, keys)
+
+
+async def names(conn: asyncpg.Connection, codes: list[str]) -> list[str | None]:
+    """The registered names of departments (None: unregistered), in one query."""
+    known = await departments.known(conn, codes)
+    return [known[code]["name"] if code in known else None for code in codes]
 
 
 async def evaluate_assessment(

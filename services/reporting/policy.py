@@ -48,6 +48,7 @@ WEIGHTS = {
     "projectionDigest": 200,  # hashes every projection row of a year
     "assessment": 20,  # a month's bulletin; the year's (no month) counts YEAR_ASSESSMENT
     "lines": 20,
+    "selfEvaluation": 20,  # an evaluation, its lines' funds by source and the names
     "previousYear": 20,
     "yearOverYear": 20,
     "monthly": 10,

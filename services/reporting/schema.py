@@ -29,6 +29,11 @@ from services.reporting.types.evaluations import (
     DepartmentEvaluation,
     LineEvaluation,
 )
+from services.reporting.types.self_evaluation import (
+    SelfEvaluation,
+    department_table,
+    line_table,
+)
 
 __all__ = ["Context", "Query", "build_schema"]
 
@@ -123,6 +128,38 @@ class Query:
         async with info.context.pool.acquire() as conn:
             rows = await department_queries.listed(conn, fiscal_year)
         return [Department.from_row(row) for row in rows if scope.sees(row["code"])]
+
+    @strawberry.field(
+        description="The national self-evaluation table: give lineId for a line's "
+        "项目支出绩效自评表, department for the 部门整体支出绩效自评表 (its "
+        "department-level indicators and the funds of its lines, and its subunits' with "
+        "includeSubunits)"
+    )
+    async def self_evaluation(
+        self,
+        info: Info[Context, None],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        line_id: Annotated[str | None, strawberry.argument(description="A budget line")] = None,
+        department: Annotated[
+            str | None, strawberry.argument(description="A department code")
+        ] = None,
+        as_of: Annotated[date | None, AS_OF] = None,
+        include_subunits: Annotated[
+            bool, strawberry.argument(description="The department's subunits too")
+        ] = False,
+    ) -> SelfEvaluation | None:  # nullable: other fields still answer
+        if (line_id is None) == (department is None):
+            raise UserInputError(
+                "selfEvaluation takes lineId (a project table) or department (the "
+                "whole-department table): exactly one of them"
+            )
+        if line_id is not None:
+            table = await line_table(info.context, fiscal_year, line_id, as_of)
+        else:
+            assert department is not None
+            key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
+            table = await department_table(info.context, key)
+        return await SelfEvaluation.of(info.context, table)
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(

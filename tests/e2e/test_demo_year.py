@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import openpyxl
 import pytest
 
 from demo.guandu2017 import FUNCTIONAL, STREETS
@@ -21,6 +25,7 @@ from tests.e2e.launcher import READY, launch
 from tests.helpers import chromium, graphql, table_rows, text_by_id
 
 pytestmark = pytest.mark.e2e
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", "artifacts"))  # screenshots, PDF, its image
 
 
 @dataclass
@@ -352,3 +357,76 @@ async def test_year_over_year(stack: Demo, tmp_path_factory: pytest.TempPathFact
     rows = {row[0]: row[1:] for row in table_rows(page, "year-over-year")}
     assert rows["“三公”经费支出（元）"] == ["3,700.00", "4,400.00", "-700.00", "-15.91 %"]
     assert rows["结案率"] == ["96.73 %", "94.20 %", "+2.53 个百分点", "—"]
+
+
+SELF_EVALUATION = """
+query($line: String, $department: String, $asOf: Date) {
+  selfEvaluation(fiscalYear: 2017, lineId: $line, department: $department, asOf: $asOf) {
+    title department implementingUnits
+    funds { initialBudget adjustedBudget executed executionRate score
+            bySource { source initialBudget adjustedBudget executed } }
+    indicators { name actual weight score } total grade
+  }
+}
+"""
+
+
+async def test_the_self_evaluation_tables_on_screen_in_excel_and_on_paper(stack: Demo) -> None:
+    """The seed's project line as of 31 August and the centre's whole year as the national
+    tables: GraphQL, the page in Chromium (screenshot), the .xlsx and the PDF (turned into an
+    image by pdftoppm); the screenshot and the images are kept in ARTIFACTS."""
+    project = (await stack.query(SELF_EVALUATION, line="GD-CGJ-2017-ZHGD", asOf="2017-08-31"))[
+        "selfEvaluation"
+    ]
+    assert project["title"] == "官渡区智慧官渡—网格化运行"
+    assert project["department"] == "官渡区城市管理综合行政执法局"
+    assert project["implementingUnits"] == ["官渡区数字化城市管理办公室", "官渡区综合行政执法大队"]
+    funds = project["funds"]
+    # "安排预算资金3689.01万元", "实际支出 ... 占预算36890100.00元的10.59%"; 10 × 0.1059
+    assert (funds["adjustedBudget"], funds["executed"], funds["executionRate"], funds["score"]) == (
+        "36890100.00", "3907946.12", "0.1059", "1.06"
+    )  # fmt: skip
+    assert [s["source"] for s in funds["bySource"]] == ["appropriation"]  # "经费来源为财政拨款"
+    # 1.06 + 7.30 (arrival 73.03 % of 100 %) + 1.18 (execution 10.59 % of 90 %) of 30 points
+    assert (project["total"], project["grade"]) == ("9.54", "差")
+    centre = (await stack.query(SELF_EVALUATION, department="GD-GRID"))["selfEvaluation"]
+    assert centre["funds"]["executionRate"] == "1.0000"  # "支出预算执行率100%"
+    assert (centre["funds"]["score"], centre["total"], centre["grade"]) == ("10.00", "88.25", "优")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = "/lines/GD-CGJ-2017-ZHGD/2017?asOf=2017-08-31"
+    page = chromium(stack.page(path), ARTIFACTS / "profile", ARTIFACTS / "self-evaluation.png")
+    rows = table_rows(page, "self-evaluation")
+    cells = [cell for row in rows for cell in row]
+    for shown in ("3,689.01", "390.79", "10.59%", "1.06", "73.03%", "9.54", "等级：差", "财政拨款"):
+        assert shown in cells, shown
+
+    headers = {"authorization": f"Bearer {stack.token}"}
+    base = f"{stack.base}/lines/GD-CGJ-2017-ZHGD/2017/self-evaluation"
+    xlsx = httpx.get(f"{base}.xlsx?asOf=2017-08-31", headers=headers, timeout=60)
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert {3689.01, 390.79, 0.1059, 1.06, 9.54, "资金到位率", "预算执行率"} <= set(values)
+    pdf = httpx.get(f"{base}.pdf?asOf=2017-08-31", headers=headers, timeout=120)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    (ARTIFACTS / "self-evaluation.pdf").write_bytes(pdf.content)
+    image = ARTIFACTS / "self-evaluation-pdf"
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", str(ARTIFACTS /
+                    "self-evaluation.pdf"), str(image)], check=True, timeout=60)  # fmt: skip
+    assert image.with_suffix(".png").stat().st_size > 10_000  # a page with something on it
+    text = subprocess.run(["pdftotext", str(ARTIFACTS / "self-evaluation.pdf"), "-"],
+                          check=True, capture_output=True, text=True).stdout  # fmt: skip
+    assert "项目支出绩效自评表" in text and "3,689.01" in text
+    print(f"artefacts: {ARTIFACTS.resolve()}")
+
+
+async def test_now_counts_the_backlog_of_a_past_year_as_overdue(stack: Demo) -> None:
+    data = await stack.query(
+        """{ departmentEvaluation(department: "GD-GRID", fiscalYear: 2017) {
+               cases { accepted closed open overdue } } }"""
+    )
+    cases = data["departmentEvaluation"]["cases"]
+    # every case is filed but the advance disposals, which are closed: all of 2017's
+    # deadlines have passed, so the whole backlog is overdue (it showed 0)
+    assert cases["open"] == cases["accepted"] - cases["closed"] == 14_761
+    assert cases["overdue"] == cases["open"]

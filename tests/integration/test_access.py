@@ -16,11 +16,10 @@ import httpx
 import jwt
 import pytest
 
-from deploy.infra import ServiceProcess, free_port, wait_http
 from services.common import audit
 from services.performance import store
 from tests.fakes_performance import typed_all
-from tests.gateway import SECRET, context, token
+from tests.gateway import SECRET, Gateway, context, serving, token
 from tests.integration.conftest import LEDGER_MIGRATIONS, PERFORMANCE_MIGRATIONS, migrated_pool
 from tests.integration.test_as_of import TZ
 
@@ -70,22 +69,6 @@ def units() -> list[dict[str, Any]]:
     return entries
 
 
-class Gateway:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def get(self, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(self.url + path, headers=headers, timeout=30, **kwargs)
-
-    def post(self, query: str, token: str | None) -> tuple[int, dict[str, Any]]:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        response = httpx.post(
-            self.url + "/graphql", json={"query": query}, headers=headers, timeout=30
-        )
-        return response.status_code, response.json()
-
-
 @pytest.fixture(scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> AsyncIterator[Gateway]:
     from tests.conftest import create_database
@@ -98,16 +81,9 @@ async def gateway(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Asyn
                                        (None, "journal republish")]:  # fmt: skip
                 done = audit.Action(action, {"fiscal_year": 2017}, department, 2017, "done")
                 await audit.record(conn, done, "ok", "alice@ops")
-    port = free_port()
-    env = {"DATABASE_URL": database, "GRAPHQL_PORT": str(port), "AUTH_JWT_SECRET": SECRET,
-           "AUTH_ISSUER": ISSUER}  # fmt: skip
     logs = tmp_path_factory.mktemp("gateway") / "reporting.log"
-    process = ServiceProcess("reporting", env, logs).start()
-    try:
-        await wait_http(f"http://127.0.0.1:{port}/healthz", process=process)
-        yield Gateway(f"http://127.0.0.1:{port}")
-    finally:
-        process.stop()
+    async with serving(database, logs, AUTH_ISSUER=ISSUER) as gateway:
+        yield gateway
 
 
 def of(departments: list[str], roles: list[str] | None = None, **claims: Any) -> str:

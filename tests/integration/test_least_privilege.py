@@ -145,6 +145,7 @@ async def test_reporting_only_reads(as_role: dict[str, asyncpg.Connection]) -> N
     for table in (
         "performance.departments",
         "performance.line_daily",
+        "performance.line_source_daily",
         "ledger.events",
         "ledger.rejections",
         "ledger.operator_actions",

@@ -26,6 +26,7 @@ from tests.unit.test_ledger_rules import TOPICS
 pytestmark = pytest.mark.integration
 
 LINES = ["L1", "L2", "L3"]
+SOURCES = (None, "carryover", "appropriation")  # None: no funding_source (appropriation)
 DEPARTMENTS = ["D1", "D2"]
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: f"{Decimal(c) / 100:.2f}")
 line = st.sampled_from(LINES)
@@ -76,6 +77,8 @@ def records(ops: list[tuple[Any, ...]], departments: list[str]) -> list[InboundR
                 data["to_department"] = "SUB"
             if kind == "Disbursed":
                 data["economic_class"] = "302"
+            if kind != "FundsTransferred" and SOURCES[i % 3] is not None:
+                data["funding_source"] = SOURCES[i % 3]
             event["data"] = data
         sent.append(event)
         out.append(InboundRecord("budget.events", 0, len(out), json.dumps(event).encode()))
@@ -97,6 +100,7 @@ async def snapshot(pool: asyncpg.Pool) -> dict[str, list[Any]]:
             "ledger.rejections",
             "ledger.streams",
             "performance.line_daily",
+            "performance.line_source_daily",
             "performance.line_spending_daily",
         )
     }
@@ -128,7 +132,7 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
         await conn.execute(
             "TRUNCATE ledger.events, ledger.rejections, ledger.streams, ledger.pending, "
             "performance.applied_positions, performance.lines, performance.line_daily, "
-            "performance.line_spending_daily RESTART IDENTITY"
+            "performance.line_source_daily, performance.line_spending_daily RESTART IDENTITY"
         )
     owners = departments.draw(
         st.lists(st.sampled_from(DEPARTMENTS), min_size=len(ops), max_size=len(ops))
@@ -147,6 +151,7 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
 
     # every invariant of a budget line holds after each of its events, in ledger order
     totals: dict[str, dict[str, Decimal]] = {}
+    by_source: dict[tuple[str, str], dict[str, Decimal]] = {}  # (line, funding source)
     reversed_amounts = {}
     for row in await pool.fetch("SELECT payload, context FROM ledger.events ORDER BY position"):
         event, context = json.loads(row["payload"]), json.loads(row["context"])
@@ -157,9 +162,11 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
                 "spent",
                 "-" + context["reversed"]["amount"],
             )
+            source = context["reversed"]["funding_source"]
             reversed_amounts[data["reverses"]] = amount
         else:
             line_id, amount = data["line_id"], data["amount"]
+            source = data.get("funding_source", "appropriation")
             field = {
                 "BudgetAuthorised": "adjusted",
                 "BudgetAdjusted": "adjusted",
@@ -174,6 +181,13 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
         assert Decimal(0) <= line_totals["arrived"] <= line_totals["adjusted"]
         assert line_totals["transferred"] <= line_totals["arrived"]
         assert Decimal(0) <= line_totals["spent"] <= line_totals["arrived"]
+        if field != "transferred":
+            of_source = by_source.setdefault(
+                (line_id, source), dict.fromkeys(("adjusted", "arrived", "spent"), Decimal(0))
+            )
+            of_source[field] += Decimal(amount)
+            assert of_source["adjusted"] >= 0
+            assert Decimal(0) <= of_source["spent"] <= of_source["arrived"]
     assert len(reversed_amounts) == await pool.fetchval(
         "SELECT count(*) FROM ledger.events WHERE event_type = 'DisbursementReversed'"
     )
@@ -187,6 +201,15 @@ async def test_every_record_is_decided_once_and_every_invariant_holds(
     assert {r["line_id"]: {k: r[k] for k in totals.get(r["line_id"], {})} for r in projected} == (
         totals
     )
+    projected = await pool.fetch(
+        """SELECT line_id, funding_source, sum(adjusted_budget) AS adjusted,
+                  sum(arrived) AS arrived, sum(spent) AS spent
+           FROM performance.line_source_daily GROUP BY line_id, funding_source"""
+    )
+    assert {
+        (r["line_id"], r["funding_source"]): {k: r[k] for k in ("adjusted", "arrived", "spent")}
+        for r in projected
+    } == by_source
 
     # the same records delivered again, in other batches: nothing changes
     before = await snapshot(pool)

@@ -8,6 +8,10 @@ from collections import Counter
 from decimal import Decimal
 
 from demo import guandu2017 as demo
+from services.ledger.judge import decide
+from services.ledger.records import InboundRecord, parse
+
+TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
 
 
 def test_budget_figures_come_from_the_report() -> None:
@@ -77,3 +81,18 @@ def test_the_previous_year_is_there_for_the_comparison() -> None:
     assert spent == Decimal("4400.00") > Decimal("3700.00")  # "比2016年有所减少"
     stages = Counter(e["event_type"] for e in events)
     assert (stages["CaseAccepted"], stages["CaseClosed"]) == (96_000, 90_432)
+
+
+def test_the_ledger_accepts_every_budget_event_of_the_demo() -> None:
+    """Under every rule, the funding-source ones too (the demo names no source: each of its
+    events is of the default, appropriation)."""
+    events = [("budget", e) for e in demo.budget_events()]
+    events += [("case", e) for e in demo.assessment_schemes()]
+    events += [(g, e) for g, e in demo.previous_year_events() if g != "case"]
+    records = [
+        parse(InboundRecord(f"{group}.events", 0, n, json.dumps(e).encode()), TOPICS)
+        for n, (group, e) in enumerate(events)
+    ]
+    decision = decide(records, {}, {}, {})
+    assert [(r.reason, r.message) for r in decision.refused] == []
+    assert len(decision.accepted) == len(events) and not decision.held

@@ -43,5 +43,11 @@ def test_the_contract_surface_exists() -> None:
         "closureRateDue: String",
         "indicators: [Indicator!]!",
         "grade: String",
+        "selfEvaluation(",
+        "): SelfEvaluation",
+        "lineId: String = null",
+        "bySource: [SourceFunds!]!",
+        "deviationNote: String",
+        "implementingUnits: [String!]!",
     ):
         assert piece in sdl, piece

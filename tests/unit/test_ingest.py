@@ -155,6 +155,7 @@ async def test_a_reversal_carries_the_disbursement_it_reverses(store: FakeLedger
             "amount": "60.00",
             "economic_class": "302",
             "spending_department": "D1",
+            "funding_source": "appropriation",
         }
     }
     assert json.loads(store.tables.streams["line:L1"][1])["spent"] == "0.00"

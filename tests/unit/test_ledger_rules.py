@@ -125,6 +125,7 @@ def test_a_disbursement_is_reversed_once() -> None:
             "amount": "60.00",
             "economic_class": "302",
             "spending_department": "D1",
+            "funding_source": "appropriation",
         }
     }
     assert reversal.stream_id == "line:L1"
@@ -324,3 +325,134 @@ def test_the_canonical_payload_is_the_form_earlier_versions_stored() -> None:
     )
     assert parsed.payload == expected
     assert parsed.content_hash == hashlib.sha256(expected.encode()).digest()
+
+
+def arrive(amount: str, source: str | None = None) -> InboundRecord:
+    data = {"line_id": "L1", "amount": amount}
+    return record("FundsArrived", data if source is None else {**data, "funding_source": source})
+
+
+def spend(amount: str, source: str | None = None, event_id: str | None = None) -> InboundRecord:
+    data = {"line_id": "L1", "amount": amount, "economic_class": "302"}
+    if source is not None:
+        data["funding_source"] = source
+    return record("Disbursed", data, event_id)
+
+
+def test_each_funding_source_spends_only_what_arrived_of_it() -> None:
+    decision = run(
+        authorise("1000.00"),
+        authorise("500.00", funding_source="carryover"),
+        arrive("300.00"),  # no funding_source: appropriation, as before
+        arrive("200.00", "carryover"),
+        arrive("100.00", "other"),  # room on the line: its total rule is not what refuses
+        spend("250.00", "carryover"),  # within the line's 500 arrived, not the source's 200
+        spend("200.00", "carryover", "pay-c"),
+        spend("300.00", "appropriation"),
+        spend("0.01"),  # appropriation: all 300 of it spent
+        record("DisbursementReversed", {"reverses": "pay-c", "reason": "wrong payee"}),
+        spend("150.00", "carryover"),  # the reversal gave 200 back to carryover
+        spend("50.01", "carryover"),
+        spend("1.00", "special_account"),  # nothing arrived of it
+    )
+    assert reasons(decision) == ["spending_exceeds_arrived_for_source"] * 4
+    first = decision.refused[0]
+    assert first.field == "data.amount"
+    assert first.message == (
+        "data.amount: spent of data.funding_source 'carryover' on line 'L1' would become "
+        "250.00, above the 200.00 of that source arrived"
+    )
+    assert "'appropriation'" in decision.refused[1].message
+    assert "'special_account'" in decision.refused[3].message
+    reversal = decision.accepted[7]
+    assert reversal.context.reversed is not None
+    assert reversal.context.reversed.funding_source == "carryover"
+    line = decision.aggregates["line:L1"]
+    assert line.state()["sources"] == {
+        "appropriation": {"budget": "1000.00", "arrived": "300.00", "spent": "300.00"},
+        "carryover": {"budget": "500.00", "arrived": "200.00", "spent": "150.00"},
+        "other": {"budget": "0", "arrived": "100.00", "spent": "0"},
+    }
+
+
+def test_the_line_total_rule_is_judged_first() -> None:
+    decision = run(authorise(), arrive("10.00"), spend("10.01", "carryover"))
+    assert reasons(decision) == ["disbursement_exceeds_arrived"]
+
+
+def test_a_source_budget_stays_above_zero_and_what_arrived_of_it() -> None:
+    def adjust(amount: str, source: str | None = None) -> InboundRecord:
+        data = {"line_id": "L1", "amount": amount, "reason": "调整"}
+        return record(
+            "BudgetAdjusted", data if source is None else {**data, "funding_source": source}
+        )
+
+    decision = run(
+        authorise("100.00"),
+        authorise("50.00", funding_source="carryover"),
+        arrive("40.00", "carryover"),
+        adjust("-20.00", "carryover"),  # 30 < 40 arrived of carryover (the line keeps 130 >= 40)
+        adjust("-60.00", "carryover"),
+        adjust("-10.00", "carryover"),  # 40: what arrived of it
+        adjust("-50.00"),  # appropriation (the default), to 50
+        adjust("30.00", "other"),
+        adjust("-30.01", "other"),
+        adjust("-30.00", "other"),
+    )
+    assert reasons(decision) == [
+        "adjusted_below_arrived_for_source",
+        "adjusted_below_zero_for_source",
+        "adjusted_below_zero_for_source",
+    ]
+    assert decision.refused[0].message == (
+        "data.amount: the adjusted budget of data.funding_source 'carryover' of line 'L1' would "
+        "become 30.00, below the 40.00 of that source already arrived"
+    )
+    sources = decision.aggregates["line:L1"].state()["sources"]
+    assert {k: v["budget"] for k, v in sources.items()} == {
+        "appropriation": "50.00",
+        "carryover": "40.00",
+        "other": "0.00",
+    }
+
+
+def test_spending_early_for_its_source_waits_for_the_source_to_arrive() -> None:
+    items = [authorise(), arrive("50.00"), spend("20.00", "unit"), arrive("20.00", "unit")]
+    decision = decide([parse(r, TOPICS) for r in items], {}, {}, {}, hold=HOUR)
+    assert reasons(decision) == [] and decision.held == []
+    assert [a.event.event_type for a in decision.accepted][-1] == "Disbursed"
+    held = decide([parse(r, TOPICS) for r in items[:3]], {}, {}, {}, hold=HOUR).held
+    assert [(h.reason, h.waits_for) for h in held] == [
+        ("spending_exceeds_arrived_for_source", "line:L1")
+    ]
+
+
+def test_without_a_funding_source_an_event_keeps_its_stored_form() -> None:
+    """An event that gained data.funding_source keeps, without it (or with the default), the
+    canonical payload and content hash earlier versions stored; another source is kept."""
+    without, default, other = (
+        parse(spend("1.00", source, "pay-canon"), TOPICS)
+        for source in (None, "appropriation", "carryover")
+    )
+    assert not isinstance(without, Refused) and not isinstance(default, Refused)
+    assert not isinstance(other, Refused)
+    assert "funding_source" not in json.loads(without.payload)["data"]
+    assert (default.payload, default.content_hash) == (without.payload, without.content_hash)
+    assert json.loads(other.payload)["data"]["funding_source"] == "carryover"
+    authorised = parse(authorise(), TOPICS)  # BudgetAuthorised always carried it
+    assert not isinstance(authorised, Refused)
+    assert json.loads(authorised.payload)["data"]["funding_source"] == "appropriation"
+
+
+def test_a_line_stored_before_the_sources_were_kept_keeps_its_total_rules() -> None:
+    from services.ledger.domain import BudgetLine
+
+    state = {"line_id": "L1", "department": "D1", "fiscal_year": 2017, "category": "project",
+             "initial": "100.00", "arrived": "100.00", "spent": "10.00"}  # fmt: skip
+    line = BudgetLine.from_state(3, state)
+    assert line.sources is None
+    decision = decide([parse(spend("80.00", "carryover"), TOPICS)], {}, {"line:L1": line}, {})
+    assert reasons(decision) == []
+    assert "sources" not in line.state()
+    decision = decide([parse(spend("10.01"), TOPICS)], {}, {"line:L1": line}, {})
+    assert reasons(decision) == ["disbursement_exceeds_arrived"]

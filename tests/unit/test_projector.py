@@ -60,6 +60,46 @@ def test_a_redispatched_case_counts_once_and_reversals_subtract() -> None:
     assert projection.spending_daily[("L1", date(2017, 4, 3), "302", "D1")] == Decimal("-60.00")
 
 
+def test_money_is_bucketed_per_funding_source() -> None:
+    projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
+    at = "2017-04-01T10:00:00+08:00"
+    line: dict[str, Any] = {"line_id": "L1", "title": "t", "category": "project"}
+    for position, (event_type, data) in enumerate(
+        [
+            ("BudgetAuthorised", {**line, "amount": "100.00"}),
+            ("BudgetAuthorised", {**line, "amount": "50.00", "funding_source": "carryover"}),
+            ("BudgetAdjusted", {"line_id": "L1", "amount": "-10.00", "reason": "调减"}),
+            ("BudgetAdjusted", {"line_id": "L1", "amount": "5.00", "reason": "r",
+                                "funding_source": "other"}),
+            ("FundsArrived", {"line_id": "L1", "amount": "30.00", "funding_source": "carryover"}),
+            ("Disbursed", {"line_id": "L1", "amount": "20.00", "economic_class": "302",
+                           "funding_source": "carryover"}),
+        ],
+        start=1,
+    ):  # fmt: skip
+        projection.apply(entry(position, event_type, at, **data))
+    reversed_pay = {"line_id": "L1", "amount": "20.00", "economic_class": "302",
+                    "spending_department": "D1", "funding_source": "carryover"}  # fmt: skip
+    projection.apply(
+        entry(7, "DisbursementReversed", "2017-04-02T10:00:00+08:00", reverses="p",
+              reason="wrong", context={"reversed": reversed_pay})
+    )  # fmt: skip
+    zero = Decimal(0)
+    day, next_day = date(2017, 4, 1), date(2017, 4, 2)
+    assert dict(projection.source_daily) == {
+        ("L1", day, "appropriation"): {"initial_budget": Decimal("100.00"),
+            "adjusted_budget": Decimal("90.00"), "arrived": zero, "spent": zero},
+        ("L1", day, "carryover"): {"initial_budget": Decimal("50.00"),
+            "adjusted_budget": Decimal("50.00"), "arrived": Decimal("30.00"),
+            "spent": Decimal("20.00")},
+        ("L1", day, "other"): {"initial_budget": zero, "adjusted_budget": Decimal("5.00"),
+            "arrived": zero, "spent": zero},
+        ("L1", next_day, "carryover"): {"initial_budget": zero, "adjusted_budget": zero,
+            "arrived": zero, "spent": Decimal("-20.00")},
+    }  # fmt: skip
+    assert projection.line_daily[("L1", day)]["adjusted_budget"] == Decimal("145.00")
+
+
 def test_every_event_type_has_a_handler_typed_with_its_model() -> None:
     for model in ALL_EVENTS:
         handler = getattr(BatchProjection, f"on_{model.__name__}")

@@ -1,5 +1,6 @@
 """The budget line: authorised, adjusted, arrived, transferred and spent funds (docs/contract.md
-section 3), and the check that an event of another stream names a line it may use."""
+section 3), in total and per funding source, and the check that an event of another stream
+names a line it may use."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ from schemas import events as ev
 from schemas.events import Envelope
 from schemas.messages import JournalContext, ReversedDisbursement
 from services.ledger.domain.base import Aggregate, References, Rejected, money
+
+
+@dataclass
+class SourceFunds:
+    """What a line holds of one funding source: its adjusted budget, arrived and spent."""
+
+    budget: Decimal = Decimal(0)
+    arrived: Decimal = Decimal(0)
+    spent: Decimal = Decimal(0)
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> SourceFunds:
+        return cls(money(s, "budget"), money(s, "arrived"), money(s, "spent"))
+
+    def state(self) -> dict[str, str]:
+        return {"budget": str(self.budget), "arrived": str(self.arrived), "spent": str(self.spent)}
 
 
 def line_of(refs: References, event: Envelope, line_id: str) -> BudgetLine:
@@ -34,6 +51,9 @@ class BudgetLine(Aggregate):
     transferred: Decimal = Decimal(0)
     spent: Decimal = Decimal(0)
     reversed: set[str] = field(default_factory=set)
+    # by funding source; None for a line whose state was stored before the sources were kept
+    # (its events are not at hand here): such a line keeps the rules on its totals only
+    sources: dict[str, SourceFunds] | None = field(default_factory=dict)
 
     @property
     def stream_id(self) -> str:
@@ -57,10 +77,15 @@ class BudgetLine(Aggregate):
             transferred=money(s, "transferred"),
             spent=money(s, "spent"),
             reversed=set(s.get("reversed", ())),
+            sources=(
+                {k: SourceFunds.from_state(v) for k, v in s["sources"].items()}
+                if "sources" in s
+                else None
+            ),
         )
 
     def state(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "line_id": self.line_id,
             "department": self.department,
             "fiscal_year": self.fiscal_year,
@@ -72,6 +97,21 @@ class BudgetLine(Aggregate):
             "spent": str(self.spent),
             "reversed": sorted(self.reversed),
         }
+        if self.sources is not None:
+            state["sources"] = {k: funds.state() for k, funds in sorted(self.sources.items())}
+        return state
+
+    def _funds(self, source: str) -> SourceFunds | None:
+        """What the line holds of a source (nothing yet: zeros; None: not kept)."""
+        if self.sources is None:
+            return None
+        return self.sources.get(source) or SourceFunds()
+
+    def _book(self, source: str, **amounts: Decimal) -> None:
+        if self.sources is not None:
+            funds = self.sources.setdefault(source, SourceFunds())
+            for name, amount in amounts.items():
+                setattr(funds, name, getattr(funds, name) + amount)
 
     # --- checks ------------------------------------------------------------------------------
 
@@ -126,6 +166,30 @@ class BudgetLine(Aggregate):
                 "data.amount",
             )
 
+    def check_source_adjustment(self, source: str, amount: Decimal) -> None:
+        """A 调减 of a source keeps its adjusted budget at or above zero and what arrived of it
+        (a raise never takes it below)."""
+        funds = self._funds(source)
+        if funds is None or amount > 0:
+            return
+        after, where = (
+            funds.budget + amount,
+            f"data.funding_source {source!r} of line {self.line_id!r}",
+        )
+        if after < 0:
+            raise Rejected(
+                "adjusted_below_zero_for_source",
+                f"data.amount: the adjusted budget of {where} would become {after}, below zero",
+                "data.amount",
+            )
+        if after < funds.arrived:
+            raise Rejected(
+                "adjusted_below_arrived_for_source",
+                f"data.amount: the adjusted budget of {where} would become {after}, below the "
+                f"{funds.arrived} of that source already arrived",
+                "data.amount",
+            )
+
     def check_arrival(self, amount: Decimal) -> None:
         if self.arrived + amount > self.adjusted:
             raise Rejected(
@@ -162,6 +226,18 @@ class BudgetLine(Aggregate):
                 waits_for=self.stream_id,
             )
 
+    def check_source_disbursement(self, source: str, amount: Decimal) -> None:
+        funds = self._funds(source)
+        if funds is not None and funds.spent + amount > funds.arrived:
+            raise Rejected(
+                "spending_exceeds_arrived_for_source",
+                f"data.amount: spent of data.funding_source {source!r} on line {self.line_id!r} "
+                f"would become {funds.spent + amount}, above the {funds.arrived} of that source "
+                "arrived",
+                "data.amount",
+                waits_for=self.stream_id,
+            )
+
     def check_reversal(self, event: ev.DisbursementReversed) -> None:
         if event.data.reverses in self.reversed:
             raise Rejected(
@@ -179,16 +255,20 @@ class BudgetLine(Aggregate):
             self.fiscal_year = event.fiscal_year
             self.category = event.data.category
         self.initial += event.data.amount
+        self._book(event.data.funding_source, budget=event.data.amount)
 
     def on_BudgetAdjusted(self, event: ev.BudgetAdjusted, refs: References) -> None:
         self.check_belongs(event)
         self.check_adjustment(event.data.amount)
+        self.check_source_adjustment(event.data.funding_source, event.data.amount)
         self.adjustments += event.data.amount
+        self._book(event.data.funding_source, budget=event.data.amount)
 
     def on_FundsArrived(self, event: ev.FundsArrived, refs: References) -> None:
         self.check_belongs(event)
         self.check_arrival(event.data.amount)
         self.arrived += event.data.amount
+        self._book(event.data.funding_source, arrived=event.data.amount)
 
     def on_FundsTransferred(self, event: ev.FundsTransferred, refs: References) -> None:
         self.check_belongs(event)
@@ -198,12 +278,15 @@ class BudgetLine(Aggregate):
     def on_Disbursed(self, event: ev.Disbursed, refs: References) -> None:
         self.check_belongs(event)
         self.check_disbursement(event.data.amount)
+        self.check_source_disbursement(event.data.funding_source, event.data.amount)
         self.spent += event.data.amount
+        self._book(event.data.funding_source, spent=event.data.amount)
         refs.disbursements[event.event_id] = ReversedDisbursement(
             line_id=self.line_id,
             amount=event.data.amount,
             economic_class=event.data.economic_class,
             spending_department=event.data.spending_department or event.department,
+            funding_source=event.data.funding_source,
         )
 
     def on_DisbursementReversed(
@@ -212,6 +295,7 @@ class BudgetLine(Aggregate):
         self.check_belongs(event)
         self.check_reversal(event)
         reversed_disbursement = refs.disbursements[event.data.reverses]
-        self.spent -= reversed_disbursement.amount
+        self.spent -= reversed_disbursement.amount  # given back to the source it was spent from
+        self._book(reversed_disbursement.funding_source, spent=-reversed_disbursement.amount)
         self.reversed.add(event.data.reverses)
         return JournalContext(reversed=reversed_disbursement)

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.events import DEFAULT_FUNDING_SOURCE
 from schemas.messages import ReversedDisbursement
 from services.ledger.ports import ConcurrencyConflict
 from services.ledger.records import Coordinates, Decision, Held, InboundRecord
@@ -156,6 +157,7 @@ class PostgresBatch:
                 amount=data["amount"],
                 economic_class=data["economic_class"],
                 spending_department=data.get("spending_department") or row["department"],
+                funding_source=data.get("funding_source", DEFAULT_FUNDING_SOURCE),
             )
         return found
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from services.common.projections import LINE_MEASURES
+from services.common.projections import LINE_MEASURES, SOURCE_MEASURES
 from services.reporting.queries.batch import LINE_KEYS, LINE_SUMS, SPENDING_SPLIT, split_spending
 
 LineDay = tuple[str, date]  # (line_id, as-of day)
+
+SOURCE_SUMS = ", ".join(f"sum(s.{m}) AS {m}" for m in SOURCE_MEASURES)
 
 
 async def by_id(conn: asyncpg.Connection, line_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -75,4 +78,32 @@ async def outputs(conn: asyncpg.Connection, keys: Sequence[LineDay]) -> list[lis
     found: list[list[dict[str, Any]]] = [[] for _ in keys]
     for row in rows:
         found[row["i"] - 1].append(dict(row))
+    return found
+
+
+async def by_source(
+    conn: asyncpg.Connection, keys: Sequence[tuple[Sequence[str], date]]
+) -> list[dict[str, dict[str, Decimal]]]:
+    """For each (lines, day): per funding source, the lines' initial_budget, adjusted_budget,
+    arrived and spent up to the day (sources without any row left out), in one query: one
+    row per (key, line) pair, numbered by the key's position k.i (0-based)."""
+    pairs = [(i, line_id, day) for i, (line_ids, day) in enumerate(keys)
+             for line_id in dict.fromkeys(line_ids)]  # fmt: skip
+    found: list[dict[str, dict[str, Decimal]]] = [{} for _ in keys]
+    if not pairs:
+        return found
+    numbers, line_ids, days = (list(column) for column in zip(*pairs, strict=True))
+    rows = await conn.fetch(
+        f"""
+        SELECT k.i, s.funding_source, {SOURCE_SUMS}
+        FROM unnest($1::int[], $2::text[], $3::date[]) AS k(i, line_id, day)
+        JOIN line_source_daily s ON s.line_id = k.line_id AND s.day <= k.day
+        GROUP BY k.i, s.funding_source ORDER BY k.i, s.funding_source
+        """,
+        numbers,
+        line_ids,
+        days,
+    )
+    for row in rows:
+        found[row["i"]][row["funding_source"]] = {m: row[m] for m in SOURCE_MEASURES}
     return found

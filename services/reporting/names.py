@@ -1,0 +1,52 @@
+"""The Chinese names the pages and files show for the contract's codes (docs/contract.md
+sections 3 and 8): a code without a name here is shown as it came."""
+
+from __future__ import annotations
+
+CATEGORIES = {"basic": "基本支出", "project": "项目支出"}
+FUNDING_SOURCES = {
+    "appropriation": "财政拨款",
+    "carryover": "上年结转",
+    "special_account": "财政专户管理资金",
+    "unit": "单位资金",
+    "other": "其他资金",
+}
+# the classes of the government functional/economic classification (支出经济分类, 类级)
+ECONOMIC_CLASSES = {
+    "301": "工资福利支出",
+    "302": "商品和服务支出",
+    "303": "对个人和家庭的补助",
+    "307": "债务利息及费用支出",
+    "309": "资本性支出（基本建设）",
+    "310": "资本性支出",
+    "311": "对企业补助（基本建设）",
+    "312": "对企业补助",
+    "313": "对社会保障基金补助",
+    "399": "其他支出",
+}
+CHANNELS = {
+    "supervisor_patrol": "监督员巡查上报",
+    "public_hotline": "公众举报投诉",
+    "hotline_12345": "12345市长热线",
+    "police_110": "110转接",
+    "video": "视频监控发现",
+    "media": "媒体曝光",
+    "leadership": "领导交办",
+    "wechat": "微信公众平台",
+}
+CASE_KINDS = {"event": "事件", "component": "部件"}
+COMPARATORS = {">=": "≥", "<=": "≤", "=": "="}
+
+
+def named(code: str | None, names: dict[str, str]) -> str:
+    """A code as a page shows it: its name (with the code, where the code means something to
+    the reader, as for economic classes) or the code itself."""
+    if code is None:
+        return "—"
+    return names.get(code, code)
+
+
+def economic_class(code: str) -> str:
+    """'302' -> '302 商品和服务支出' (the code is how finance staff know the class)."""
+    name = ECONOMIC_CLASSES.get(code)
+    return code if name is None else f"{code} {name}"
