@@ -22,12 +22,13 @@ import orjson
 import strawberry
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from services.common.probes import Check, probe_routes
 from services.reporting.access import COOKIE, TokenVerifier, Unauthorized
+from services.reporting.graphiql import graphiql_assets, graphiql_page
 from services.reporting.observe import GRAPHQL_CONTEXT
 from services.reporting.page import (
     assessment_csv,
@@ -47,6 +48,9 @@ class EvaluationGraphQL(GraphQL[Context, None]):
         context = Context.of(request)
         setattr(request.state, GRAPHQL_CONTEXT, context)  # its operation's name, for observe.py
         return context
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        return graphiql_page()  # strawberry's GraphiQL, its assets served here (graphiql.py)
 
 
 def bearer(headers: dict[str, str]) -> str | None:
@@ -120,7 +124,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
-def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) -> list[Route]:
+def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) -> list[BaseRoute]:
     """The gateway's routes; ``checks``: its readiness (bootstrap.py)."""
     graphql = EvaluationGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
     return [
@@ -134,4 +138,5 @@ def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) 
         Route("/departments/{code}/{year:int}/assessment/{month:int}", assessment_page),
         Route("/departments/{code}/{year:int}/assessment/{month:int}.csv", assessment_csv),
         *self_evaluation_routes(),
+        *([graphiql_assets()] if graphiql else []),  # /static/graphiql/... (graphiql.py)
     ]

@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from services.common import probes
 from services.common.db import create_pool
@@ -24,6 +27,7 @@ from services.common.projections import LIVE
 from services.reporting.access import TokenVerifier
 from services.reporting.app import Authenticate, routes
 from services.reporting.observe import Observe
+from services.reporting.page import error_page
 from services.reporting.schema import build_schema
 from services.reporting.settings import ReportingSettings
 
@@ -77,6 +81,28 @@ def lag_check(settings: ReportingSettings, pool: Callable[[], asyncpg.Pool]) -> 
     return check
 
 
+# what a browser reads for Starlette's own refusals (unknown route, wrong method, ...)
+STATUS_MESSAGES = {404: "Not Found: 没有这个地址", 405: "Method Not Allowed: 不支持此请求方法"}
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's HTTP errors: JSON for /graphql and clients asking for JSON, otherwise
+    the Chinese error page (templates/error.html)."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    headers = dict(error.headers or {})
+    if status in (204, 304):
+        return Response(status_code=status, headers=headers)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if request.url.path.startswith("/graphql") or (
+        wants_json and "text/html" not in request.headers.get("accept", "")
+    ):
+        body = {"errors": [{"message": error.detail, "extensions": {"code": f"HTTP_{status}"}}]}
+        return JSONResponse(body, status_code=status, headers=headers)
+    message = STATUS_MESSAGES.get(status, str(error.detail))
+    return error_page(status, f"{message} ({request.url.path})", headers)
+
+
 def build_app(settings: ReportingSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -101,6 +127,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
             Middleware(Authenticate, verifier=tokens, max_bytes=settings.graphql_max_bytes),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     app.state.verifier, app.state.schema = tokens, schema
     app.state.timezone = ZoneInfo(settings.timezone)  # where today is, for evaluations of now

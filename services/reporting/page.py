@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Awaitable, Callable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from services.reporting import names
 from services.reporting.exports import neutralised
 from services.reporting.schema import Context
 
@@ -40,7 +41,7 @@ query($department: String!, $fiscalYear: Int!, $asOf: Date) {{
               byEconomicClass {{ economicClass spent share }} }}
     procurement {{ planned contracted procurementExecutionRate }}
     cases {{ {CASES} byChannel {{ channel {CASES} }} byKind {{ kind {CASES} }}
-             byAssignee {{ assignee {CASES} }} }}
+             byAssignee {{ assignee name {CASES} }} }}
     {SCORED}
     monthly {{ month arrivedInMonth spentInMonth acceptedInMonth closedInMonth arrived spent
                arrivalRate executionRate accepted closed closureRate }}
@@ -51,10 +52,10 @@ query($department: String!, $fiscalYear: Int!, $asOf: Date) {{
 """
 # the metrics the evaluation page compares with the previous year: label, how to show it
 COMPARED = {
-    "adjusted_budget": ("调整后预算（元）", "money"),
-    "spent": ("实际支出（元）", "money"),
+    "adjusted_budget": ("调整后预算（万元）", "money"),
+    "spent": ("实际支出（万元）", "money"),
     "execution_rate": ("预算执行率", "rate"),
-    "sangong_spent": ("“三公”经费支出（元）", "money"),
+    "sangong_spent": ("“三公”经费支出（万元）", "money"),
     "sangong_control_rate": ("“三公”控制率", "rate"),
     "accepted": ("受理案件", "count"),
     "closed": ("结案", "count"),
@@ -66,7 +67,7 @@ AGES = ("upTo3", "from4To10", "from11To30", "over30")
 ASSESSMENT_QUERY = f"""
 query($department: String!, $fiscalYear: Int!, $month: Int, $asOf: Date) {{
   assessment(department: $department, fiscalYear: $fiscalYear, month: $month, asOf: $asOf) {{
-    department name fiscalYear month period start asOf previousPeriod
+    department name fiscalYear month period start asOf previousPeriod note
     scheme {{ effectiveMonth document indicators {{ metric name weight }} }}
     total {{ dispatched disposed closed due dueClosed closedOnTime open overdue closureRateDue
              onTimeRate overdueByAge {{ {" ".join(AGES)} }} }}
@@ -91,13 +92,28 @@ def money(amount: str | None) -> str:
     return "—" if amount is None else f"{Decimal(amount):,.2f}"
 
 
+def wan(amount: str | None) -> str:
+    """Yuan shown in 万元 to two places, half-up from the exact yuan, with thousands
+    separators: '36890100.00' -> '3,689.01'; None -> '—'."""
+    if amount is None:
+        return "—"
+    return f"{(Decimal(amount) / 10000).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def count(value: int | str | None) -> str:
+    """A count with thousands separators: 452034 -> '452,034'; None -> '—'."""
+    return "—" if value is None else f"{int(value):,}"
+
+
 def shown(value: str | None, kind: str, change: bool = False) -> str:
     """A compared metric as the page shows it: money, a rate (its change in points) or a
     plain number."""
     if kind == "money":
-        return money(value)
+        return wan(value)
     if kind == "rate":
         return points(value) if change else percent(value)
+    if kind == "count" and value is not None and "." not in value:
+        return count(value)
     return "—" if value is None else value
 
 
@@ -120,7 +136,12 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
 )
-templates.filters.update(percent=percent, money=money, curve=curve, shown=shown)
+templates.filters.update(
+    percent=percent, money=money, wan=wan, count=count, curve=curve, shown=shown,
+    economic_class=names.economic_class, channel=lambda c: names.named(c, names.CHANNELS),
+    kind=lambda c: names.named(c, names.CASE_KINDS),
+    category=lambda c: names.named(c, names.CATEGORIES),
+)  # fmt: skip
 
 
 class PageError(Exception):
@@ -179,40 +200,56 @@ async def evaluation_page(request: Request) -> Response:
     return HTMLResponse(html)
 
 
-def bulletin_rows(a: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """The bulletin's table (headers, rows): ranked assignees, the unassessed, the total."""
+def bulletin_rows(a: dict[str, Any], plain: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The bulletin's table (headers, rows): ranked assignees, the unassessed, the total.
+    For the page, counts carry thousands separators and rates are shown '99.22 %'; for the
+    CSV (plain=True) every figure is a plain number (rates as per cent, headers say （%）)."""
     indicators = a["scheme"]["indicators"]
+    pct = "（%）" if plain else ""
     headers = [
         "排名", "单位代码", "单位", "得分", "上期得分", "得分变化", "名次变化",
         *(f"{i['name'] or i['metric']}得分（{i['weight']}）" for i in indicators),
-        "派遣", "处置", "结案", "应结案", "应结案已结", "按期结案", "结案率", "按期结案率",
-        "积压", "超期", "超期≤3天", "超期4–10天", "超期11–30天", "超期>30天",
+        "派遣", "处置", "结案", "应结案", "应结案已结", "按期结案", f"结案率{pct}",
+        f"按期结案率{pct}", "积压", "超期", "超期≤3天", "超期4–10天", "超期11–30天", "超期>30天",
     ]  # fmt: skip
+    blank = "" if plain else "—"
+    shown_count = str if plain else count
+
+    def rate(value: str | None) -> str:
+        if value is None:
+            return blank
+        return f"{Decimal(value) * 100:.2f}" if plain else percent(value)
 
     def figures(c: dict[str, Any]) -> list[str]:
         counts = ("dispatched", "disposed", "closed", "due", "dueClosed", "closedOnTime")
         return [
-            *(str(c[k]) for k in counts),
-            percent(c["closureRateDue"]),
-            percent(c["onTimeRate"]),
-            str(c["open"]),
-            str(c["overdue"]),
-            *(str(c["overdueByAge"][age]) for age in AGES),
+            *(shown_count(c[k]) for k in counts),
+            rate(c["closureRateDue"]),
+            rate(c["onTimeRate"]),
+            shown_count(c["open"]),
+            shown_count(c["overdue"]),
+            *(shown_count(c["overdueByAge"][age]) for age in AGES),
         ]
+
+    def moved(change: int | None) -> str:
+        if change is None:
+            return blank
+        if plain:
+            return str(change)
+        return f"↑{change}" if change > 0 else f"↓{-change}" if change < 0 else "0"
 
     rows = []
     for r in a["assignees"]:
-        rank_change = r["rankChange"]
+        change = r["scoreChange"]
         rows.append([
             "未考核" if r["rank"] is None else str(r["rank"]),
             r["assignee"],
             r["name"] or "",
-            r["score"] or "—",
-            r["previousScore"] or "—",
-            "—" if r["scoreChange"] is None else f"{Decimal(r['scoreChange']):+.2f}",
-            "—" if rank_change is None else (f"↑{rank_change}" if rank_change > 0
-                                             else f"↓{-rank_change}" if rank_change < 0 else "0"),
-            *(i["points"] or "—" for i in r["indicators"]),
+            r["score"] or blank,
+            r["previousScore"] or blank,
+            blank if change is None else f"{Decimal(change):{'' if plain else '+'}.2f}",
+            moved(r["rankChange"]),
+            *(i["points"] or blank for i in r["indicators"]),
             *figures(r["cases"]),
         ])  # fmt: skip
     rows.append(["合计", "", "", "", "", "", "", *("" for _ in indicators), *figures(a["total"])])
@@ -244,7 +281,7 @@ async def assessment_page(request: Request) -> Response:
 @_page
 async def assessment_csv(request: Request) -> Response:
     a = await _assessment(request)
-    headers, rows = bulletin_rows(a)
+    headers, rows = bulletin_rows(a, plain=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers)

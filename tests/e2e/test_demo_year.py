@@ -203,7 +203,7 @@ async def test_the_evaluation_page_shows_the_same_figures(
         "closure-rate": "96.73 %",
     }
     assert "30.51 %" in centre and "69.49 %" in centre  # basic / project split
-    assert "19524" in centre and "932" in centre and "18592" in centre  # advance disposals
+    assert "19,524" in centre and "932" in centre and "18,592" in centre  # advance disposals
     assert centre.count("<polyline") == 3  # arrival, execution and closure curves
     assert "&gt;= 10000 条" in centre  # a target value as published, never "1E+4"
 
@@ -291,8 +291,11 @@ async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
         assert response.headers["content-type"].startswith("text/csv")
         text = response.content.decode("utf-8")
         assert text.startswith("\ufeff")  # BOM: spreadsheet programs read the headers right
-        assert list(csv.reader(io.StringIO(text.removeprefix("\ufeff")))) == table
+        exported = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
         header, *rows, total = table
+        # the CSV has the page's rows, its figures as plain numbers (rates in per cent)
+        assert exported[0] == [f"{h}（%）" if h in ("结案率", "按期结案率") else h for h in header]
+        assert len(exported) == len(table) and exported[-1][0] == "合计"
         assert header[:4] == ["排名", "单位代码", "单位", "得分"]
         column = {name: i for i, name in enumerate(header)}
         for row, a in zip(rows, data["assignees"], strict=True):
@@ -315,12 +318,19 @@ async def test_the_monthly_bulletin_page_and_csv_agree_with_graphql(
             }
             assert shown == {
                 "排名": str(a["rank"]), "单位代码": a["assignee"], "单位": a["name"],
-                "得分": a["score"], "应结案": str(c["due"]), "按期结案": str(c["closedOnTime"]),
+                "得分": a["score"], "应结案": f"{c['due']:,}", "按期结案": f"{c['closedOnTime']:,}",
                 "结案率": percent(c["closureRateDue"]), "按期结案率": percent(c["onTimeRate"]),
-                "积压": str(c["open"]), "超期": str(c["overdue"]),
-                "超期>30天": str(c["overdueByAge"]["over30"]),
+                "积压": f"{c['open']:,}", "超期": f"{c['overdue']:,}",
+                "超期>30天": f"{c['overdueByAge']['over30']:,}",
             }  # fmt: skip
-        assert total[0] == "合计" and total[column["应结案"]] == str(data["total"]["due"])
+        for row, a in zip(exported[1:-1], data["assignees"], strict=True):
+            c, cell = a["cases"], dict(zip(exported[0], row, strict=True))
+            assert (cell["单位代码"], cell["得分"], cell["应结案"], cell["积压"]) == (
+                a["assignee"], a["score"], str(c["due"]), str(c["open"]))  # fmt: skip
+            assert cell["结案率（%）"] == f"{Decimal(c['closureRateDue']) * 100:.2f}"
+            assert cell["按期结案率（%）"] == f"{Decimal(c['onTimeRate']) * 100:.2f}"
+        assert total[0] == "合计" and total[column["应结案"]] == f"{data['total']['due']:,}"
+        assert exported[-1][column["应结案"]] == str(data["total"]["due"])
         assert "按期结案率 60 分，结案率 40 分" in text_by_id(page, "scheme")
 
     # the year's figures add up over the months, and the backlog is the year-end one
@@ -355,7 +365,7 @@ async def test_year_over_year(stack: Demo, tmp_path_factory: pytest.TempPathFact
     shots = tmp_path_factory.mktemp("year-over-year")
     page = chromium(stack.page("/departments/GD-GRID/2017"), shots)
     rows = {row[0]: row[1:] for row in table_rows(page, "year-over-year")}
-    assert rows["“三公”经费支出（元）"] == ["3,700.00", "4,400.00", "-700.00", "-15.91 %"]
+    assert rows["“三公”经费支出（万元）"] == ["0.37", "0.44", "-0.07", "-15.91 %"]
     assert rows["结案率"] == ["96.73 %", "94.20 %", "+2.53 个百分点", "—"]
 
 
@@ -398,7 +408,8 @@ async def test_the_self_evaluation_tables_on_screen_in_excel_and_on_paper(stack:
     page = chromium(stack.page(path), ARTIFACTS / "profile", ARTIFACTS / "self-evaluation.png")
     rows = table_rows(page, "self-evaluation")
     cells = [cell for row in rows for cell in row]
-    for shown in ("3,689.01", "390.79", "10.59%", "1.06", "73.03%", "9.54", "等级：差", "财政拨款"):
+    shown_on_page = ("3,689.01", "390.79", "10.59%", "1.06", "73.03%", "9.54", "等级：差")
+    for shown in (*shown_on_page, "其中：财政拨款"):
         assert shown in cells, shown
 
     headers = {"authorization": f"Bearer {stack.token}"}

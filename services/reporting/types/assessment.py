@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Self
+from typing import Any, Self
 
 import strawberry
 
@@ -130,12 +130,18 @@ class Assessment:
     assignees: list[AssessedAssignee] = strawberry.field(
         description="Ranked (best first), then the unassessed by code"
     )
+    note: str | None = strawberry.field(
+        description="Why assignees is empty (null when it is not): no case of the platform "
+        "was dispatched to any assignee by the period's last day counted, or the token sees "
+        "none of the assignees"
+    )
 
     @classmethod
     def from_bulletin(cls, b: assessment.Bulletin, scope: Scope) -> Self:
         """The bulletin, its rows limited to the assignees the scope sees (their ranks are
         those of the whole bulletin)."""
         period = b.period
+        shown = [s for s in b.assignees if scope.sees(s.assignee)]
         return cls(
             department=b.department,
             name=b.name,
@@ -148,8 +154,22 @@ class Assessment:
             scheme=AssessmentScheme.from_scheme(b.scheme),
             total=CaseCounts.from_figures(b.total),
             assignees=[
-                AssessedAssignee.from_standing(s, b.names.get(s.assignee), b.scheme)
-                for s in b.assignees
-                if scope.sees(s.assignee)
+                AssessedAssignee.from_standing(s, b.names.get(s.assignee), b.scheme) for s in shown
             ],
+            note=empty_note(b, shown),
         )
+
+
+def empty_note(b: assessment.Bulletin, shown: list[Any]) -> str | None:
+    """Why a bulletin has no rows, in the evaluators' words; None when it has some."""
+    if shown:
+        return None
+    if b.assignees:
+        return (
+            "令牌所含部门不包括任何承办单位，无可显示的考核行"
+            "（the token sees none of the assignees）"
+        )
+    return (
+        f"截至 {b.as_of.isoformat()}，本平台没有案件派遣给任何承办单位，无可考核的单位"
+        "（no case dispatched to any assignee by then）"
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, Self
 
 import strawberry
+from strawberry.types import Info
 
 from services.reporting.access import Scope
 from services.reporting.case_figures import CASE_COUNTED, CASE_RATES, CaseBreakdown, CaseFigures
+from services.reporting.loaders import Context
 from services.reporting.types.text import text
 
 
@@ -81,6 +83,13 @@ class KindCases(CaseCounts):
 )
 class AssigneeCases(CaseCounts):
     assignee: str = strawberry.field(description="Department code of the assignee")
+
+    @strawberry.field(
+        description="The assignee's registered name (DepartmentRegistered), null if it is "
+        "not registered; batched into one query per request for all the rows"
+    )
+    async def name(self, info: Info[Context, None]) -> str | None:
+        return await info.context.names.load(self.assignee)  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="Case metrics of a department, with breakdowns")
