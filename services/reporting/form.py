@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from schemas.money import CENT
 from services.reporting.names import COMPARATORS
 
 COLUMNS = 10
 WIDTHS = (12, 9, 9, 15, 11, 11, 7, 9, 9, 14)  # the columns' relative widths (Excel's characters)
 WAN = Decimal(10_000)
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Awaitable, Callable
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from services.reporting import names
+from services.reporting import form, names
 from services.reporting.exports import neutralised
 from services.reporting.schema import Context
 
@@ -87,17 +87,10 @@ def percent(rate: str | None) -> str:
     return "—" if rate is None else f"{Decimal(rate) * 100:.2f} %"
 
 
-def money(amount: str | None) -> str:
-    """'36890100.00' -> '36,890,100.00' (yuan, exact); None -> '—'."""
-    return "—" if amount is None else f"{Decimal(amount):,.2f}"
-
-
 def wan(amount: str | None) -> str:
     """Yuan shown in 万元 to two places, half-up from the exact yuan, with thousands
     separators: '36890100.00' -> '3,689.01'; None -> '—'."""
-    if amount is None:
-        return "—"
-    return f"{(Decimal(amount) / 10000).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+    return "—" if amount is None else f"{form.wan(amount):,}"
 
 
 def count(value: int | str | None) -> str:
@@ -137,7 +130,7 @@ templates = Environment(
     autoescape=select_autoescape(["html"]),
 )
 templates.filters.update(
-    percent=percent, money=money, wan=wan, count=count, curve=curve, shown=shown,
+    percent=percent, wan=wan, count=count, curve=curve, shown=shown,
     economic_class=names.economic_class, channel=lambda c: names.named(c, names.CHANNELS),
     kind=lambda c: names.named(c, names.CASE_KINDS),
     category=lambda c: names.named(c, names.CATEGORIES),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from schemas.events import FUNDING_SOURCES
 from services.reporting import scoring
 from services.reporting.evaluation import Budget, Rate, ScoredTarget, money
-from services.reporting.names import FUNDING_SOURCES
 
 FUNDS_WEIGHT = Decimal(10)
 Sums = Mapping[str, Decimal]  # initial_budget, adjusted_budget, arrived, spent

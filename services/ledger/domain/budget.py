@@ -172,10 +172,8 @@ class BudgetLine(Aggregate):
         funds = self._funds(source)
         if funds is None or amount > 0:
             return
-        after, where = (
-            funds.budget + amount,
-            f"data.funding_source {source!r} of line {self.line_id!r}",
-        )
+        after = funds.budget + amount
+        where = f"data.funding_source {source!r} of line {self.line_id!r}"
         if after < 0:
             raise Rejected(
                 "adjusted_below_zero_for_source",
