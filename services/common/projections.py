@@ -137,6 +137,11 @@ CASE_COUNTS = (
     "closed_on_time",  # closed at or before its deadline_at
     "closed_accepted",  # closed, and accepted before (open = accepted - closed_accepted)
 )
+# overdue cases by how many days past their deadline they are at the day asked
+OVERDUE_AGES = {"up_to_3": (0, 3), "from_4_to_10": (4, 10), "from_11_to_30": (11, 30),
+                "over_30": (31, None)}  # fmt: skip
+# deltas of filed cases (services/performance/deadlines.py): summed up to a day, its figures
+DEADLINE_COUNTS = ("due", "due_closed", "overdue", *(f"overdue_{a}" for a in OVERDUE_AGES))
 _CASE_KEY = (*_text("department"), Column("fiscal_year", "integer"),
              *_text("dimension", "value"))  # fmt: skip
 
@@ -198,11 +203,15 @@ CASES = Table(
      *_of("timestamp with time zone", "disposed_at", "closed_at", nullable=True)),
     Merge.REPLACE,
 )  # fmt: skip
+# counts of each day, and the deadline figures' deltas (as of a day: their sums up to it)
 CASE_DAILY = Table(
-    "case_daily", (*_CASE_KEY, Column("day", "date")), _of("integer", *CASE_COUNTS), Merge.ADD
+    "case_daily",
+    (*_CASE_KEY, Column("day", "date")),
+    _of("integer", *CASE_COUNTS, *DEADLINE_COUNTS),
+    Merge.ADD,
 )
 # filed cases by deadline day and closing day (9999-12-31 while not closed), each row counting
-# from since_day on: due, overdue and closed-before-the-deadline as of any day are sums over it
+# from since_day on: the cases due in a period (a month of an assessment) are sums over it
 CASE_DEADLINES = Table(
     "case_deadlines",
     (*_CASE_KEY, *_of("date", "deadline_day", "closed_day", "since_day")),

@@ -20,7 +20,6 @@ from schemas import events as ev
 from schemas.messages import JournalContext, JournalEntry, ReversedDisbursement
 from services.common.projections import (
     ASSESSMENT_SCHEMES,
-    CASE_COUNTS,
     CASE_DAILY,
     CASE_DEADLINES,
     CASES,
@@ -35,9 +34,8 @@ from services.common.projections import (
     TARGETS,
     Table,
 )
+from services.performance.deadlines import NOT_CLOSED, deadline_deltas
 
-# a filed case not closed yet sits in case_deadlines under this closing day
-NOT_CLOSED = date(9999, 12, 31)
 CASE_COLUMNS = CASES.column_names
 CASE_DIMENSIONS = ("channel", "category", "kind")
 # counts a case carries to its assignee (the department it is dispatched to) from the day of
@@ -92,7 +90,7 @@ class BatchProjection:
         default_factory=lambda: defaultdict(Decimal)
     )
     case_daily: defaultdict[tuple[str, int, str, str, date], dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_COUNTS, 0))
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(CASE_DAILY.value_names, 0))
     )
     # filed cases by (department, year, dimension, value, deadline day, closing day, since day)
     case_deadlines: defaultdict[tuple[str, int, str, str, date, date, date], int] = field(
@@ -339,10 +337,12 @@ class BatchProjection:
         only: list[tuple[str, str]] | None = None,
     ) -> None:
         deadline = case["deadline_at"].astimezone(self.timezone).date()
-        since = self.day
+        deltas = list(deadline_deltas(deadline, closed, self.day))
         for dimension, value in only or self._dimensions(case):
             key = (event.department, event.fiscal_year, dimension, value)
-            self.case_deadlines[(*key, deadline, closed, since)] += n
+            self.case_deadlines[(*key, deadline, closed, self.day)] += n
+            for day, count, sign in deltas:
+                self.case_daily[(*key, day)][count] += sign * n
 
     def _hand_over(self, event: ev.Envelope, case: Case, previous: str | None) -> None:
         """From today the case counts for its new assignee, no longer for the previous one."""

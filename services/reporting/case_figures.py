@@ -10,12 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.money import rate
-from services.common.projections import CASE_COUNTS
-
-# overdue cases by how many days past their deadline they are at the day asked
-OVERDUE_AGES = {"up_to_3": (0, 3), "from_4_to_10": (4, 10), "from_11_to_30": (11, 30),
-                "over_30": (31, None)}  # fmt: skip
-DEADLINE_COUNTS = ("due", "due_closed", "overdue", *(f"overdue_{a}" for a in OVERDUE_AGES))
+from services.common.projections import CASE_COUNTS, DEADLINE_COUNTS, OVERDUE_AGES
 
 Rate = Decimal | None
 Row = Mapping[str, Any]

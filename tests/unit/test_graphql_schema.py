@@ -3,6 +3,11 @@ and the contract's queries and field names exist (docs/contract.md section 5).""
 
 from __future__ import annotations
 
+import pytest
+
+from services.reporting import policy
+from services.reporting.policy import QueryLimits
+from services.reporting.schema import build_schema
 from tests.gateway import SCHEMA as schema
 
 INTROSPECTION = """{ __schema { types { name kind description
@@ -51,3 +56,15 @@ def test_the_contract_surface_exists() -> None:
         "implementingUnits: [String!]!",
     ):
         assert piece in sdl, piece
+
+
+def test_a_query_asked_again_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits' validation rules are the same for every request, so strawberry's validation
+    cache answers a query asked before (the cost rule is not run again)."""
+    costed = []
+    monkeypatch.setattr(policy, "_cost", lambda *args: costed.append(args) or 1)
+    fresh = build_schema(QueryLimits(max_depth=9))  # limits of its own: not cached before
+    for _ in range(3):
+        result = fresh.execute_sync("query AskedAgain { __typename }")
+        assert result.errors is None
+    assert len(costed) == 1

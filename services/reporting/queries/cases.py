@@ -9,20 +9,16 @@ from typing import Any
 
 import asyncpg
 
-from services.common.projections import CASE_COUNTS
-from services.reporting.case_figures import DEADLINE_COUNTS, OVERDUE_AGES
+from services.common.projections import CASE_COUNTS, DEADLINE_COUNTS
 from services.reporting.queries.batch import EVALUATIONS, Evaluation, evaluation_args
 
-_CASE_SUMS = ", ".join(f"coalesce(sum({c}), 0)::int AS {c}" for c in CASE_COUNTS)
-_CASE_PERIOD_TOTALS = ", ".join(
-    f"sum({c}) FILTER (WHERE day >= k.since) AS {c}" for c in CASE_COUNTS
-)
-_OVERDUE = "c.deadline_day <= k.day AND c.closed_day > k.day"
-_OVERDUE_BY_AGE = ", ".join(
-    f"coalesce(sum(c.cases) FILTER (WHERE {_OVERDUE} AND k.day - c.deadline_day >= {low}"
-    + ("" if high is None else f" AND k.day - c.deadline_day <= {high}")
-    + f"), 0)::int AS overdue_{name}"
-    for name, (low, high) in OVERDUE_AGES.items()
+_COUNTED = (*CASE_COUNTS, *DEADLINE_COUNTS)
+_CASE_SUMS = ", ".join(f"coalesce(sum(c.{c}), 0)::int AS {c}" for c in _COUNTED)
+# the stages in the evaluation's period (from since on); the deltas of the deadline figures
+# and of the open cases since ever: as of the day, the backlog and the cases due so far
+_CASE_TOTALS = ", ".join(
+    [f"sum({c}) FILTER (WHERE day >= k.since) AS {c}" for c in CASE_COUNTS]
+    + [f"sum({c}) AS {c}" for c in DEADLINE_COUNTS]
 )
 # k.i numbers the evaluations, and since ($5) is per evaluation
 _KEYS_SINCE = f"""{EVALUATIONS},
@@ -30,29 +26,25 @@ _KEYS_SINCE = f"""{EVALUATIONS},
     ks AS (SELECT k.*, s.since FROM k JOIN s USING (i))"""
 # per department (LATERAL: the plain filtered scan, as fast as for one department),
 # then summed over the departments of each evaluation
-_STAGES = f"""
+_COUNTS = f"""
     WITH {_KEYS_SINCE}
     SELECT k.i, c.dimension, c.value, {_CASE_SUMS}, coalesce(sum(c.open), 0)::int AS open
     FROM ks k, LATERAL (
-        SELECT dimension, value, {_CASE_PERIOD_TOTALS},
-               sum(accepted - closed_accepted) AS open
+        SELECT dimension, value, {_CASE_TOTALS}, sum(accepted - closed_accepted) AS open
         FROM case_daily
         WHERE department = k.department AND fiscal_year = k.fiscal_year AND day <= k.day
         GROUP BY dimension, value) c
     GROUP BY k.i, c.dimension, c.value ORDER BY k.i, c.dimension, c.value
     """
-_DEADLINES = f"""
+# the cases that fell due in the period (deadline reached or closed, whichever came first,
+# from since to the day), counted for the value they have at the day
+_DUE_IN_PERIOD = f"""
     WITH {_KEYS_SINCE}
-    SELECT k.i, c.dimension, c.value,
-           coalesce(sum(c.cases) FILTER (WHERE least(c.deadline_day, c.closed_day)
-                                          BETWEEN k.since AND k.day), 0)::int AS due,
-           coalesce(sum(c.cases) FILTER (WHERE least(c.deadline_day, c.closed_day)
-                                          BETWEEN k.since AND k.day
-                                          AND c.closed_day <= k.day), 0)::int AS due_closed,
-           coalesce(sum(c.cases) FILTER (WHERE {_OVERDUE}), 0)::int AS overdue,
-           {_OVERDUE_BY_AGE}
+    SELECT k.i, c.dimension, c.value, coalesce(sum(c.cases), 0)::int AS due,
+           coalesce(sum(c.cases) FILTER (WHERE c.closed_day <= k.day), 0)::int AS due_closed
     FROM ks k JOIN case_deadlines c ON c.department = k.department
         AND c.fiscal_year = k.fiscal_year AND c.since_day <= k.day
+        AND least(c.deadline_day, c.closed_day) BETWEEN k.since AND k.day
     GROUP BY k.i, c.dimension, c.value
     """
 
@@ -67,17 +59,22 @@ async def department_cases(
     fell due in the period (deadline reached or closed, whichever came first; over a whole
     year this is docs/contract.md's ``due``) and ``due_closed`` those of them closed by the day;
     ``open`` and ``overdue`` are the backlog at the day. A case counts for the assignee that
-    holds it at the day."""
+    holds it at the day. Without ``since``, one query of the daily rows answers all."""
     args = [*evaluation_args(evaluations), since or [date.min] * len(evaluations)]
-    rows = await conn.fetch(_STAGES, *args)
-    deadlines = await conn.fetch(_DEADLINES, *args)
-    by_value = {(r["i"], r["dimension"], r["value"]): r for r in deadlines}
+    rows = await conn.fetch(_COUNTS, *args)
+    in_period = {}
+    if since is not None:
+        in_period = {
+            (r["i"], r["dimension"], r["value"]): r for r in await conn.fetch(_DUE_IN_PERIOD, *args)
+        }
     found: list[dict[str, list[dict[str, Any]]]] = [
         {"channel": [], "category": [], "kind": [], "assignee": []} for _ in evaluations
     ]
     for row in rows:
-        deadline = by_value.get((row["i"], row["dimension"], row["value"]))
-        counts = dict.fromkeys(DEADLINE_COUNTS, 0) | dict(row) | dict(deadline or {})
+        counts = dict(row)
+        if since is not None:
+            due = in_period.get((row["i"], row["dimension"], row["value"]))
+            counts |= dict(due) if due else {"due": 0, "due_closed": 0}
         found[row["i"]][row["dimension"]].append(counts)
     return found
 
