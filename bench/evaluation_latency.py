@@ -5,7 +5,9 @@
         [--rate 100] [--seconds 30] [--url ...]
 
 Every request carries the bearer token, so the gateway verifies it each time (as it does
-for every client).
+for every client). The requests ask ``--days`` dates in turn; each is asked once before the
+measurement (the gateway's cache then holds its figures) unless ``--cold``: against a gateway
+just started, and with as many dates as requests, every answer comes from PostgreSQL.
 
 Requests are sent on a fixed schedule whether or not earlier ones have answered, so a
 slow server shows up as latency, not as a lower request rate (no coordinated omission).
@@ -14,8 +16,10 @@ slow server shows up as latency, not as a lower request rate (no coordinated omi
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import time
+from datetime import date, timedelta
 from typing import Annotated
 
 import httpx
@@ -34,8 +38,19 @@ query($department: String!, $asOf: Date) {
 """
 
 
+def dates(days: int) -> list[str]:
+    """``days`` dates of 2017, spread evenly over the year."""
+    return [(date(2017, 1, 1) + timedelta(days=365 * i // days)).isoformat() for i in range(days)]
+
+
 async def measure(
-    url: str, token: str | None, rate: float, seconds: float, department: str, as_of: str | None
+    url: str,
+    token: str | None,
+    rate: float,
+    seconds: float,
+    department: str,
+    asked: list[str],
+    cold: bool,
 ) -> list[float]:
     latencies: list[float] = []
     errors = 0
@@ -55,7 +70,8 @@ async def measure(
                 errors += 1
             latencies.append(elapsed * 1000)
 
-        await one("2017-12-31")  # warm up the connection pool
+        for day in [] if cold else asked:  # warm up the pool and the gateway's cache (cache.py)
+            await one(day)
         latencies.clear()
         tasks = []
         start = time.perf_counter()
@@ -64,8 +80,7 @@ async def measure(
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            day = as_of or f"2017-{1 + i % 12:02d}-28"  # by default a different month each time
-            tasks.append(asyncio.create_task(one(day)))
+            tasks.append(asyncio.create_task(one(asked[i % len(asked)])))
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
     if errors:
@@ -83,8 +98,14 @@ def main(
     seconds: Annotated[float, typer.Option()] = 30,
     department: Annotated[str, typer.Option()] = "GD-GRID",
     as_of: Annotated[str | None, typer.Option(help="one date for every request")] = None,
+    days: Annotated[int, typer.Option(help="dates asked in turn, spread over 2017")] = 12,
+    cold: Annotated[
+        bool, typer.Option(help="no warm-up: a gateway just started answers from PostgreSQL")
+    ] = False,
 ) -> None:
-    latencies = sorted(asyncio.run(measure(url, token, rate, seconds, department, as_of)))
+    asked = [as_of] if as_of else dates(days)
+    gc.disable()  # the load generator's own collections would show as the server's latency
+    latencies = sorted(asyncio.run(measure(url, token, rate, seconds, department, asked, cold)))
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
         f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "

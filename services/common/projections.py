@@ -149,6 +149,14 @@ APPLIED_POSITIONS = Table(
     "applied_positions", _text("department"), (Column("position", "bigint"),),
     Merge.REPLACE, year_scope="",
 )  # fmt: skip
+# The projections' version: the xmin of the applied_positions rows, which every write of the
+# projections rewrites in its transaction (a batch: its departments' rows; a replay's swap
+# and a migration that changes projected rows: all, with BUMP_VERSION). The gateway's cache
+# of answers holds while it does not change.
+VERSION = (
+    "SELECT coalesce(string_agg(xmin::text, ',' ORDER BY department), '') FROM {}.applied_positions"
+)
+BUMP_VERSION = "UPDATE {}.applied_positions SET position = position"
 DEPARTMENTS = Table(
     "departments",
     _text("code"),

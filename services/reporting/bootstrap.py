@@ -6,6 +6,7 @@ projections in PostgreSQL, read-only: the schema PROJECTION_SCHEMA names) and wh
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from services.common.logs import setup_logging
 from services.common.projections import LIVE
 from services.reporting.access import TokenVerifier
 from services.reporting.app import Authenticate, routes
+from services.reporting.cache import FiguresCache
 from services.reporting.observe import Observe
 from services.reporting.page import error_page
 from services.reporting.schema import build_schema
@@ -108,6 +110,10 @@ def build_app(settings: ReportingSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         resources = await connect(settings)
         app.state.pool = resources.pool  # what the handlers use
+        # what is loaded by now lives as long as the process: out of the collector's sight,
+        # its full collections take a few ms instead of 50-150 (the tail of the latency)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -131,6 +137,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
     )
     app.state.verifier, app.state.schema = tokens, schema
     app.state.timezone = ZoneInfo(settings.timezone)  # where today is, for evaluations of now
+    app.state.figures_cache = FiguresCache()  # answers shared by the requests (cache.py)
     return app
 
 

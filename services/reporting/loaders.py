@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 
 from services.reporting import assessment, case_figures, evaluation
 from services.reporting.access import READERS, Scope, Viewer
+from services.reporting.cache import FiguresCache
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import (
     DepartmentFigures,
@@ -48,6 +49,7 @@ class Context:
     pool: asyncpg.Pool
     viewer: Viewer
     today: date  # the day "now" is, in the gateway's time zone: an evaluation without asOf
+    cache: FiguresCache = field(default_factory=FiguresCache)  # the app's, shared
     departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
@@ -56,21 +58,25 @@ class Context:
     names: DataLoader[str, str | None] = field(init=False)  # departments' registered names
     operation: str | None = field(init=False, default=None)  # its name, for the access log
     _scope: Scope | None = field(init=False, default=None)
+    _version: str | None = field(init=False, default=None)  # of the projections (cache.py)
 
     def __post_init__(self) -> None:
-        self.departments = self._loader(partial(evaluate_departments, today=self.today))
-        self.lines = self._loader(partial(evaluate_lines, today=self.today))
-        self.monthly = self._loader(monthly)
-        self.line_ids = self._loader(line_ids)
-        self.sources = self._loader(lines.by_source)
-        self.names = self._loader(names)
+        self.departments = self._loader(
+            "departments", partial(evaluate_departments, today=self.today)
+        )
+        self.lines = self._loader("lines", partial(evaluate_lines, today=self.today))
+        self.monthly = self._loader("monthly", monthly)
+        self.line_ids = self._loader("line_ids", line_ids)
+        self.sources = self._loader("sources", lines.by_source)
+        self.names = self._loader("names", names)
 
     @classmethod
     def of(cls, request: Request) -> Context:
         """The context of an authenticated request (bootstrap.py keeps the pool and the time
         zone in the app's state, Authenticate the viewer in the request's)."""
         state = request.app.state
-        return cls(state.pool, request.state.viewer, datetime.now(state.timezone).date())
+        today = datetime.now(state.timezone).date()
+        return cls(state.pool, request.state.viewer, today, state.figures_cache)
 
     async def scope(self) -> Scope:
         """The departments the viewer may see (asked once per request)."""
@@ -91,10 +97,23 @@ class Context:
         scope.require(department)
         return scope
 
-    def _loader(self, batch: Batch[K, V]) -> DataLoader[K, V]:
+    def _loader(self, name: str, batch: Batch[K, V]) -> DataLoader[K, V]:
+        """A loader of the batch's answers: those the cache holds, the others in one batch."""
+
         async def load(keys: list[K]) -> Sequence[V | BaseException]:
             async with self.pool.acquire() as conn:
-                return await batch(conn, keys)
+                if self._version is None:  # once per request, before its first query
+                    self._version = await self.cache.current(conn)
+                version = self._version
+                found = {key: self.cache.get(version, (name, key, self.today)) for key in keys}
+                missing = [key for key, (hit, _) in found.items() if not hit]
+                answers = (
+                    dict(zip(missing, await batch(conn, missing), strict=True)) if missing else {}
+                )
+            for key, answer in answers.items():
+                if not isinstance(answer, BaseException):
+                    self.cache.put(version, (name, key, self.today), answer)
+            return [answers[key] if key in answers else found[key][1] for key in keys]
 
         return DataLoader(load)
 

@@ -13,15 +13,18 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from schemas.money import format_money, rate
 from services.common.db import _init_connection as db_init
 from services.common.db import migrate
 from services.common.projections import DEADLINE_COUNTS, digest
 from services.performance import store
+from services.reporting.cache import FiguresCache
+from services.reporting.loaders import Context
 from tests.fakes_performance import typed_all
+from tests.gateway import AUDITOR, context
 from tests.gateway import SCHEMA as schema
-from tests.gateway import context
 from tests.integration.conftest import PERFORMANCE_MIGRATIONS, migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -241,6 +244,33 @@ async def test_an_upgraded_database_gets_the_deadline_deltas_the_projector_write
         assert await digest(conn, 2017) != projected
         await conn.execute(upgrade)
         assert await digest(conn, 2017) == projected
+
+
+async def test_answers_are_kept_until_the_projections_change(pool: asyncpg.Pool) -> None:
+    """The gateway's cache (shared by requests) answers again what it answered, and nothing
+    it answered before the projections were written again."""
+    cases = random_cases(random.Random(11), 400)
+    entries = journal(cases, [])
+    cache = FiguresCache()
+
+    async def evaluated() -> Any:
+        asked = Context(pool, AUDITOR, date(2026, 12, 2), cache)
+        result = await schema.execute(QUERY, {"asOf": "2017-12-31"}, context_value=asked)
+        assert result.errors is None, result.errors
+        return result.data["departmentEvaluation"]["cases"]  # type: ignore[index]
+
+    def hits() -> float:
+        return REGISTRY.get_sample_value("gateway_figures_cache_total", {"outcome": "hit"}) or 0
+
+    await store.apply_entries(pool, typed_all(entries[:900]), TZ)
+    first, hit = await evaluated(), hits()
+    assert await evaluated() == first and hits() > hit  # from the cache
+    await store.apply_entries(pool, typed_all(entries[900:]), TZ)
+    hit = hits()
+    now = await evaluated()
+    assert hits() == hit and now != first  # the projections moved on: asked again
+    expected = brute_force_cases(cases, date(2017, 12, 31))
+    assert {k: now[k] for k in expected} == expected
 
 
 @pytest.mark.parametrize("years_ago", [1, 0])

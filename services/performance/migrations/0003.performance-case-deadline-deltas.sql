@@ -59,3 +59,6 @@ ON CONFLICT (department, fiscal_year, dimension, value, day) DO UPDATE SET
     overdue_from_4_to_10 = case_daily.overdue_from_4_to_10 + excluded.overdue_from_4_to_10,
     overdue_from_11_to_30 = case_daily.overdue_from_11_to_30 + excluded.overdue_from_11_to_30,
     overdue_over_30 = case_daily.overdue_over_30 + excluded.overdue_over_30;
+
+-- the projections' version (services/common/projections.py): a gateway's cached answers are old
+UPDATE performance.applied_positions SET position = position;

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from services.common.projections import CASES, DEPARTMENTS, LIVE, TABLES, YEAR_TABLES
+from services.common.projections import (
+    BUMP_VERSION,
+    CASES,
+    DEPARTMENTS,
+    LIVE,
+    TABLES,
+    YEAR_TABLES,
+)
 from services.performance.replay.part import Part
 from services.performance.replay.scope import Progress, Scope
 from services.performance.store import write
@@ -56,3 +63,4 @@ async def _replace_year(conn: asyncpg.Connection, scope: Scope) -> None:
     await conn.execute(
         DEPARTMENTS.upsert_sql(LIVE, f"SELECT {columns} FROM {shadow}.{DEPARTMENTS.name}")
     )
+    await conn.execute(BUMP_VERSION.format(LIVE))  # the gateway's cached answers are old
