@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 from aiokafka import AIOKafkaProducer
@@ -25,17 +26,28 @@ from services.common.settings import KafkaSettings, Topics
 Offsets = dict[tuple[str, int], int]
 
 
+class Codec(StrEnum):
+    """Kafka's compression codecs: the ledger's consumer reads each (aiokafka, cramjam)."""
+
+    GZIP = "gzip"
+    SNAPPY = "snappy"
+    LZ4 = "lz4"
+    ZSTD = "zstd"
+
+
 async def publish(
     bootstrap: str,
     events: Iterable[tuple[str, dict[str, Any]]],
     topics: Topics,
     show: bool = False,
     kafka: KafkaSettings | None = None,
+    compression: str | None = None,
 ) -> tuple[int, Offsets]:
     """Publish (topic group, event) pairs, waiting for every acknowledgement.
 
     Returns how many were published and the last offset written to each (topic, partition).
     ``kafka``: how to connect (default: the environment's security settings, KAFKA_SECURITY_*).
+    ``compression``: the batches' codec (gzip, snappy, lz4, zstd), as producers may set it.
     """
     by_group = {group: topic for topic, group in topics.inbound().items()}
     producer = AIOKafkaProducer(
@@ -43,6 +55,7 @@ async def publish(
         linger_ms=20,
         max_batch_size=512 * 1024,
         acks="all",
+        compression_type=compression,
         **client_options(kafka if kafka is not None else KafkaSettings()),
     )
     await producer.start()
@@ -78,15 +91,23 @@ async def publish(
 
 
 def main(
-    bootstrap_servers: str = typer.Option(
-        None, help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)"
-    ),
+    bootstrap_servers: Annotated[
+        str | None,
+        typer.Option(
+            help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)"
+        ),
+    ] = None,
+    compression: Annotated[
+        Codec | None, typer.Option(help="compress the batches, as producers may")
+    ] = None,
 ) -> None:
     """Publish the seed report's 2017 year (demo/guandu2017.py) through Kafka."""
     settings = KafkaSettings()
     bootstrap = bootstrap_servers or settings.kafka_bootstrap_servers
+    events = guandu2017.events()
+    codec = compression.value if compression else None
     count, _ = asyncio.run(
-        publish(bootstrap, guandu2017.events(), settings.topics, show=True, kafka=settings)
+        publish(bootstrap, events, settings.topics, show=True, kafka=settings, compression=codec)
     )
     typer.echo(f"published {count} events to {bootstrap}")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 import ssl
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.helpers import create_ssl_context
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -107,6 +108,17 @@ async def undecoded(message: Any) -> None:
     would ``json.loads`` every record first, and a pathological one (JSON nested 100,000
     deep) would make it raise before the handler could reject it."""
     return None
+
+
+async def headers_dropped(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[Any]],
+) -> Any:
+    """A faststream batch parser that leaves the records' headers out. faststream decodes
+    every header value as UTF-8, so one record whose header is not (another client's binary
+    trace id) would stop the batch, and the partition, for good; our handlers read no
+    headers, only ``topic``, ``partition``, ``offset`` and ``value``."""
+    return await parse(tuple(dataclasses.replace(r, headers=()) for r in records))
 
 
 def consumer_broker(kafka: KafkaSettings, service: str) -> KafkaBroker:

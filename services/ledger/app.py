@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from services.common.kafka import undecoded
+from services.common.kafka import headers_dropped, undecoded
 from services.ledger import observe
 from services.ledger.ingest import ingest_batch
 from services.ledger.ports import LedgerStore
@@ -40,6 +40,7 @@ def subscribe(
         # a failed batch is sought back and redelivered (event_id makes that a no-op).
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=undecoded,
+        parser=headers_dropped,
         description="Upstream events (docs/contract.md sections 2-3), validated and appended",
     )
 
