@@ -186,8 +186,9 @@ class MonthPoint:
 
 
 def monthly_points(fiscal_year: int, as_of: date, rows: Sequence[Row]) -> list[MonthPoint]:
-    """January to the month of the day: each month's flows (rows by month) and the totals."""
-    by_month = {row["month"].month: row for row in rows}
+    """January to the month of the day: each month's flows (rows by month) and the totals.
+    Rows of other calendar years (a case of the year closed the next January) are left out."""
+    by_month = {row["month"].month: row for row in rows if row["month"].year == fiscal_year}
     last = as_of.month if as_of.year == fiscal_year else 12
     adjusted = arrived = spent = Decimal(0)
     accepted = closed = 0

@@ -50,6 +50,9 @@ def test_months_run_to_the_month_of_the_day_with_running_totals() -> None:
         D("0.2500"),
     )
     assert len(e.monthly_points(2017, date(2026, 12, 2), [])) == 12
+    # a row of the next calendar year (a case of the year closed in January) is not January's
+    later = [*rows, {"month": date(2018, 2, 1), "accepted": 0, "closed": 3}]
+    assert e.monthly_points(2017, date(2017, 3, 9), later) == points
 
 
 def test_changes_are_relative_for_amounts_only() -> None:
