@@ -49,6 +49,7 @@ WEIGHTS = {
     "assessment": 20,  # a month's bulletin; the year's (no month) counts YEAR_ASSESSMENT
     "lines": 20,
     "selfEvaluation": 20,  # an evaluation, its lines' funds by source and the names
+    "reconcile": 20,  # an evaluation and its lines'
     "previousYear": 20,
     "yearOverYear": 20,
     "monthly": 10,

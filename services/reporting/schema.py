@@ -29,6 +29,7 @@ from services.reporting.types.evaluations import (
     DepartmentEvaluation,
     LineEvaluation,
 )
+from services.reporting.types.reconcile import PrintedFigure, Reconciliation, reconciled
 from services.reporting.types.self_evaluation import (
     SelfEvaluation,
     department_table,
@@ -160,6 +161,24 @@ class Query:
             key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
             table = await department_table(info.context, key)
         return await SelfEvaluation.of(info.context, table)
+
+    @strawberry.field(
+        description="A report's printed figures checked against the events: each computed again "
+        "in its unit, at its printed precision, half-up (docs/contract.md section 9); in the "
+        "order given"
+    )
+    async def reconcile(
+        self,
+        info: Info[Context, None],
+        department: Annotated[str, strawberry.argument(description="Department code")],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        printed: Annotated[
+            list[PrintedFigure], strawberry.argument(description="The figures, as printed")
+        ],
+        as_of: Annotated[date | None, AS_OF] = None,
+    ) -> list[Reconciliation]:
+        key = DepartmentKey(department, fiscal_year, as_of, False)
+        return await reconciled(info.context, key, printed)
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(

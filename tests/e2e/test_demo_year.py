@@ -22,6 +22,7 @@ import pytest
 
 from demo.guandu2017 import FUNCTIONAL, STREETS
 from tests.e2e.launcher import READY, launch
+from tests.gateway import Gateway
 from tests.helpers import chromium, graphql, table_rows, text_by_id
 
 pytestmark = pytest.mark.e2e
@@ -168,6 +169,50 @@ async def test_the_seed_reports_figures(stack: Demo) -> None:
         "GD-ZFDD": "GD-CGJ",
     }
     assert {f"GD-JD0{n}" for n in range(1, 9)} <= set(parents)  # the (invented) streets
+
+
+RECONCILE = """
+query($line: [PrintedFigure!]!, $centre: [PrintedFigure!]!) {
+  line: reconcile(department: "GD-CGJ", fiscalYear: 2017, asOf: "2017-08-31", printed: $line) {
+    label computed reproduces difference }
+  centre: reconcile(department: "GD-GRID", fiscalYear: 2017, printed: $centre) {
+    label computed reproduces difference }
+}
+"""
+
+
+async def test_the_seed_reports_printed_figures_reconcile(stack: Demo) -> None:
+    def printed(label: str, metric: str, value: str, unit: str, **line: str) -> dict[str, str]:
+        return {"label": label, "metric": metric, "value": value, "unit": unit, **line}
+
+    zhgd = {"lineId": "GD-CGJ-2017-ZHGD"}
+    data = await stack.query(
+        RECONCILE,
+        line=[
+            printed("项目申报预算资金", "adjusted_budget", "3689.01", "wan_yuan", **zhgd),
+            printed("资金到位率", "arrival_rate", "73.03", "percent", **zhgd),
+            printed("实际发生总支出", "spent", "3907946.12", "yuan", **zhgd),
+            printed("占预算", "execution_rate", "10.59", "percent", **zhgd),
+            printed("占已下达额度", "spent_of_arrived_rate", "14.50", "percent", **zhgd),
+        ],
+        centre=[
+            printed("受理", "accepted", "452034", "count"),
+            printed("结案", "closed", "437,273", "count"),
+            printed("结案率", "closure_rate", "96.73", "percent"),
+            printed("结案率 (misprinted)", "closure_rate", "96.75", "percent"),
+        ],
+    )
+    assert all(r["reproduces"] for r in data["line"]), data["line"]
+    assert [(r["computed"], r["reproduces"], r["difference"]) for r in data["centre"]] == [
+        ("452034", True, "0"),
+        ("437273", True, "0"),
+        ("96.73", True, "0.00"),
+        ("96.73", False, "0.02"),
+    ]
+    _, body = Gateway(stack.base).post(  # a line of another department
+        RECONCILE, stack.token, {"line": [], "centre": [printed("x", "spent", "1", "yuan", **zhgd)]}
+    )
+    assert "'GD-CGJ-2017-ZHGD' is a line of GD-CGJ in 2017, not of GD-GRID" in str(body["errors"])
 
 
 async def test_as_of_a_date_before_the_money_arrived(stack: Demo) -> None:
