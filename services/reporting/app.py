@@ -36,6 +36,7 @@ from services.reporting.page import (
     error_page,
     evaluation_page,
 )
+from services.reporting.reconcile_page import ROUTES as reconcile_routes
 from services.reporting.schema import Context
 from services.reporting.self_evaluation_page import self_evaluation_routes
 
@@ -138,5 +139,6 @@ def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) 
         Route("/departments/{code}/{year:int}/assessment/{month:int}", assessment_page),
         Route("/departments/{code}/{year:int}/assessment/{month:int}.csv", assessment_csv),
         *self_evaluation_routes(),
+        *reconcile_routes,
         *([graphiql_assets()] if graphiql else []),  # /static/graphiql/... (graphiql.py)
     ]

@@ -4,8 +4,6 @@ against the projections (DATABASE_URL; the reporting role's read access is enoug
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from services.reporting.access import Viewer
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
 from services.reporting.loaders import Context
+from services.reporting.reconcile import from_csv
 from services.reporting.types.reconcile import PrintedFigure, Reconciliation, reconciled
 
 app = typer.Typer()
@@ -33,27 +32,7 @@ def commands() -> None:
     """Check what reports print against the events."""
 
 
-COLUMNS = ("label", "metric", "value", "unit")  # and lineId, optional
 OPERATOR = Viewer("operator-cli", frozenset({"*"}), frozenset({"auditor"}))
-
-
-def printed_figures(text: str) -> list[PrintedFigure]:
-    """A report's figures as CSV: a header row naming label, metric, value, unit and
-    optionally lineId, then one figure per row."""
-    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in COLUMNS if c not in (rows.fieldnames or [])]
-    if missing:
-        raise UserInputError(f"the CSV's header row lacks {', '.join(missing)}")
-    return [
-        PrintedFigure(
-            metric=row["metric"].strip(),
-            value=row["value"].strip(),
-            unit=row["unit"].strip(),
-            line_id=(row.get("lineId") or "").strip() or None,
-            label=row["label"].strip() or None,
-        )
-        for row in rows
-    ]
 
 
 @app.command()
@@ -95,7 +74,8 @@ async def _reconciled(
     try:
         today = datetime.now(ZoneInfo(settings.timezone)).date()
         key = DepartmentKey(department, year, day, False)
-        return await reconciled(Context(pool, OPERATOR, today), key, printed_figures(text))
+        printed = [PrintedFigure(**vars(p)) for p in from_csv(text)]
+        return await reconciled(Context(pool, OPERATOR, today), key, printed)
     finally:
         await pool.close()
 

@@ -50,3 +50,19 @@ def economic_class(code: str) -> str:
     """'302' -> '302 商品和服务支出' (the code is how finance staff know the class)."""
     name = ECONOMIC_CLASSES.get(code)
     return code if name is None else f"{code} {name}"
+
+
+# the metrics of docs/contract.md section 4, as Chinese reports name them
+METRICS = {
+    "initial_budget": "年初预算", "adjusted_budget": "调整后预算", "arrived": "资金到位",
+    "transferred": "下拨", "spent": "支出", "balance": "结余", "sangong_budget": "三公预算",
+    "sangong_spent": "三公支出", "planned": "采购计划", "contracted": "合同金额",
+    "arrival_rate": "资金到位率", "execution_rate": "预算执行率",
+    "spent_of_arrived_rate": "到位资金支出率", "sangong_control_rate": "三公经费控制率",
+    "procurement_execution_rate": "政府采购执行率", "reported": "上报", "accepted": "受理",
+    "filed": "立案", "dispatched": "派遣", "disposed": "处置", "closed": "结案",
+    "closed_on_time": "按期结案", "due": "应结案", "open": "未结案", "due_closed": "应结已结",
+    "overdue": "超期未结", "advance_disposals": "先行处置", "filing_rate": "立案率",
+    "dispatch_rate": "派遣率", "disposal_rate": "处置率", "closure_rate": "结案率",
+    "closure_rate_due": "应结案结案率", "on_time_rate": "按期结案率",
+}  # fmt: skip

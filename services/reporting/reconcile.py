@@ -8,6 +8,8 @@ printed unit, at the printed number of decimals, rounded half-up, and compared.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -56,6 +58,28 @@ class Reconciliation:
     computed: Decimal | None  # None: the figure has no value (a rate of a zero denominator)
     reproduces: bool
     difference: Decimal | None  # printed - computed, in the printed unit
+
+
+COLUMNS = ("label", "metric", "value", "unit")  # and lineId, where a figure is a line's
+
+
+def from_csv(text: str) -> list[Printed]:
+    """A report's figures as CSV: a header row naming label, metric, value, unit and
+    optionally lineId, then one figure per row."""
+    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in COLUMNS if c not in (rows.fieldnames or [])]
+    if missing:
+        raise UserInputError(f"the CSV's header row lacks {', '.join(missing)}")
+    return [
+        Printed(
+            metric=(row["metric"] or "").strip(),
+            value=(row["value"] or "").strip(),
+            unit=(row["unit"] or "").strip(),
+            line_id=(row.get("lineId") or "").strip() or None,
+            label=(row["label"] or "").strip() or None,
+        )
+        for row in rows
+    ]
 
 
 def kind(metric: str) -> str:

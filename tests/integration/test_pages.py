@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
 
+import httpx
 import pytest
 
 from services.performance import store
 from tests.fakes_performance import typed_all
 from tests.gateway import Gateway, serving, token
+from tests.helpers import table_rows
 from tests.integration.conftest import LEDGER_MIGRATIONS, PERFORMANCE_MIGRATIONS, migrated_pool
 from tests.integration.test_access import entry, units
 from tests.integration.test_as_of import TZ
@@ -82,3 +86,40 @@ async def test_an_empty_assessment_says_why(gateway: Gateway) -> None:
     assert body["data"]["assessment"]["assignees"] and body["data"]["assessment"]["note"] is None
     page = await asyncio.to_thread(gateway.get, "/departments/BUREAU/2017/assessment/1", token())
     assert page.status_code == 200 and 'id="note"' in page.text and "没有案件派遣" in page.text
+
+
+async def test_the_reconcile_page_checks_pasted_and_uploaded_figures(gateway: Gateway) -> None:
+    status, body = await asyncio.to_thread(gateway.post, """{
+      departmentEvaluation(department: "BUREAU", fiscalYear: 2017) {
+        cases { accepted closureRate } } }""", token())  # fmt: skip
+    assert status == 200, body
+    cases = body["data"]["departmentEvaluation"]["cases"]
+    percent = Decimal(cases["closureRate"]) * 100
+    csv = (
+        "label,metric,value,unit\n"
+        f"受理,accepted,{cases['accepted']},count\n"
+        f"结案率,closure_rate,{percent:.2f},percent\n"
+        f"结案率（误印）,closure_rate,{percent + 1:.2f},percent\n"
+    )
+    url = gateway.url + "/departments/BUREAU/2017/reconcile"
+    headers = {"authorization": f"Bearer {token()}"}
+
+    def post(**form: Any) -> httpx.Response:
+        return httpx.post(url, headers=headers, timeout=60, **form)
+
+    empty = await asyncio.to_thread(httpx.get, url, headers=headers, timeout=60)
+    assert empty.status_code == 200 and "<form" in empty.text and "核对结果" not in empty.text
+    for sent in ({"data": {"figures": csv}}, {"files": {"file": ("r.csv", csv.encode())}}):
+        page = await asyncio.to_thread(post, **sent)
+        assert page.status_code == 200, page.text
+        rows = table_rows(page.text, "reconciled")[1:]  # under the header
+        assert [row[-1] for row in rows] == ["不一致", "一致", "一致"]  # mismatches first
+        assert rows[0][0] == "结案率（误印）" and rows[0][5] == "1.00"
+        assert rows[1][1] == "受理" or rows[2][1] == "受理"  # metrics by their names
+        assert "1 项不一致，共 3 项" in page.text
+
+    bad = await asyncio.to_thread(post, data={"figures": "x,closure_rate\n"})
+    assert bad.status_code == 400 and "header row lacks label, metric, value, unit" in bad.text
+    other = {"authorization": f"Bearer {token(departments=['UNIT-A'])}"}
+    refused = await asyncio.to_thread(httpx.get, url, headers=other, timeout=60)
+    assert refused.status_code == 403
