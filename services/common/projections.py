@@ -152,9 +152,10 @@ APPLIED_POSITIONS = Table(
 # The projections' version: the xmin of the applied_positions rows, which every write of the
 # projections rewrites in its transaction (a batch: its departments' rows; a replay's swap
 # and a migration that changes projected rows: all, with BUMP_VERSION). The gateway's cache
-# of answers holds while it does not change.
+# of answers holds while it does not change. Unqualified: the schema the gateway answers from
+# (PROJECTION_SCHEMA: the live one, or a snapshot).
 VERSION = (
-    "SELECT coalesce(string_agg(xmin::text, ',' ORDER BY department), '') FROM {}.applied_positions"
+    "SELECT coalesce(string_agg(xmin::text, ',' ORDER BY department), '') FROM applied_positions"
 )
 BUMP_VERSION = "UPDATE {}.applied_positions SET position = position"
 DEPARTMENTS = Table(

@@ -18,7 +18,7 @@ import asyncpg
 from cachetools import LRUCache
 from prometheus_client import Counter
 
-from services.common.projections import LIVE, VERSION
+from services.common.projections import VERSION
 
 LOOKUPS = Counter(
     "gateway_figures_cache_total", "Figures asked of the gateway's cache", ["outcome"]
@@ -33,7 +33,7 @@ class FiguresCache:
 
     async def current(self, conn: asyncpg.Connection) -> str:
         """The projections' version now; the cache is emptied if it has moved on."""
-        version: str = await conn.fetchval(VERSION.format(LIVE))
+        version: str = await conn.fetchval(VERSION)
         if version != self.version:
             self._entries.clear()
             self.version = version
