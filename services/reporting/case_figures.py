@@ -43,22 +43,26 @@ class CaseFigures:
 CASE_COUNTED = ("reported", "accepted", "filed", "dispatched", "disposed", "closed",
                 "closed_on_time", "due", "open", "due_closed", "overdue",
                 "advance_disposals")  # fmt: skip
-CASE_RATES = ("filing_rate", "dispatch_rate", "disposal_rate", "closure_rate", "closure_rate_due",
-              "on_time_rate")  # fmt: skip
+# each rate of docs/contract.md section 4: (numerator, denominator)
+CASE_RATE_TERMS = {
+    "filing_rate": ("filed", "accepted"),
+    "dispatch_rate": ("dispatched", "filed"),
+    "disposal_rate": ("disposed", "dispatched"),
+    "closure_rate": ("closed", "accepted"),
+    "closure_rate_due": ("due_closed", "due"),
+    "on_time_rate": ("closed_on_time", "due"),
+}
+CASE_RATES = tuple(CASE_RATE_TERMS)
 
 
 def case_figures(counts: Row) -> CaseFigures:
     """The counts of a group of cases (CASE_COUNTS, open, DEADLINE_COUNTS) and their rates."""
     c = counts
+    rates: dict[str, Any] = {n: rate(c[num], c[den]) for n, (num, den) in CASE_RATE_TERMS.items()}
     return CaseFigures(
         **{name: c[name] for name in CASE_COUNTED},
         overdue_by_age={age: c[f"overdue_{age}"] for age in OVERDUE_AGES},
-        filing_rate=rate(c["filed"], c["accepted"]),
-        dispatch_rate=rate(c["dispatched"], c["filed"]),
-        disposal_rate=rate(c["disposed"], c["dispatched"]),
-        closure_rate=rate(c["closed"], c["accepted"]),
-        closure_rate_due=rate(c["due_closed"], c["due"]),
-        on_time_rate=rate(c["closed_on_time"], c["due"]),
+        **rates,
     )
 
 

@@ -16,22 +16,18 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import floor
 
-from services.reporting.case_figures import CASE_COUNTED
+from services.reporting.case_figures import CASE_COUNTED, CASE_RATE_TERMS
 from services.reporting.errors import UserInputError
 
-# each rate of docs/contract.md section 4: (numerator, denominator)
+# each rate of docs/contract.md section 4: (numerator, denominator); the case rates are
+# those case_figures computes
 RATES = {
     "arrival_rate": ("arrived", "adjusted_budget"),
     "execution_rate": ("spent", "adjusted_budget"),
     "spent_of_arrived_rate": ("spent", "arrived"),
     "sangong_control_rate": ("sangong_spent", "sangong_budget"),
     "procurement_execution_rate": ("contracted", "planned"),
-    "filing_rate": ("filed", "accepted"),
-    "dispatch_rate": ("dispatched", "filed"),
-    "disposal_rate": ("disposed", "dispatched"),
-    "closure_rate": ("closed", "accepted"),
-    "closure_rate_due": ("due_closed", "due"),
-    "on_time_rate": ("closed_on_time", "due"),
+    **CASE_RATE_TERMS,
 }
 MONEY = ("initial_budget", "adjusted_budget", "arrived", "transferred", "spent", "balance",
          "sangong_budget", "sangong_spent", "planned", "contracted")  # fmt: skip
