@@ -37,7 +37,8 @@ def token(
 
 
 def context(pool: asyncpg.Pool, viewer: Viewer = AUDITOR) -> Context:
-    return Context(pool, viewer, datetime.now(ZoneInfo("Asia/Shanghai")).date())
+    timezone = ZoneInfo("Asia/Shanghai")
+    return Context(pool, viewer, datetime.now(timezone).date(), timezone)
 
 
 class Gateway:

@@ -72,10 +72,11 @@ async def _reconciled(
 ) -> list[Reconciliation]:
     pool = await create_pool(settings.database_url)
     try:
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        timezone = ZoneInfo(settings.timezone)
+        today = datetime.now(timezone).date()
         key = DepartmentKey(department, year, day, False)
         printed = [PrintedFigure(**vars(p)) for p in from_csv(text)]
-        return await reconciled(Context(pool, OPERATOR, today), key, printed)
+        return await reconciled(Context(pool, OPERATOR, today, timezone), key, printed)
     finally:
         await pool.close()
 

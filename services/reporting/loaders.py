@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from starlette.requests import Request
@@ -49,6 +50,7 @@ class Context:
     pool: asyncpg.Pool
     viewer: Viewer
     today: date  # the day "now" is, in the gateway's time zone: an evaluation without asOf
+    timezone: ZoneInfo  # where a day ends (TIMEZONE), as the projections count days
     cache: FiguresCache = field(default_factory=FiguresCache)  # the app's, shared
     departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
@@ -76,7 +78,7 @@ class Context:
         zone in the app's state, Authenticate the viewer in the request's)."""
         state = request.app.state
         today = datetime.now(state.timezone).date()
-        return cls(state.pool, request.state.viewer, today, state.figures_cache)
+        return cls(state.pool, request.state.viewer, today, state.timezone, state.figures_cache)
 
     async def scope(self) -> Scope:
         """The departments the viewer may see (asked once per request)."""

@@ -50,6 +50,7 @@ WEIGHTS = {
     "lines": 20,
     "selfEvaluation": 20,  # an evaluation, its lines' funds by source and the names
     "reconcile": 20,  # an evaluation and its lines'
+    "evidence": 20,  # an evaluation and a page of the event store (a money figure's sum)
     "previousYear": 20,
     "yearOverYear": 20,
     "monthly": 10,

@@ -17,6 +17,7 @@ from services.common.projections import digest
 from services.reporting.access import ALL, ROLES
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
+from services.reporting.evidence import MAX_FIRST
 from services.reporting.loaders import Context, evaluate_assessment
 from services.reporting.observe import NamesOperation
 from services.reporting.policy import QueryLimits
@@ -29,6 +30,7 @@ from services.reporting.types.evaluations import (
     DepartmentEvaluation,
     LineEvaluation,
 )
+from services.reporting.types.evidence import Asked, EvidenceConnection, evidence
 from services.reporting.types.reconcile import PrintedFigure, Reconciliation, reconciled
 from services.reporting.types.self_evaluation import (
     SelfEvaluation,
@@ -179,6 +181,40 @@ class Query:
     ) -> list[Reconciliation]:
         key = DepartmentKey(department, fiscal_year, as_of, False)
         return await reconciled(info.context, key, printed)
+
+    @strawberry.field(
+        description="The accepted events behind a figure (docs/contract.md section 7), in "
+        "ledger order: for money Σ amount is the figure, for a count totalCount is"
+    )
+    async def evidence(
+        self,
+        info: Info[Context, None],
+        department: Annotated[str, strawberry.argument(description="Department code")],
+        fiscal_year: Annotated[int, strawberry.argument(description="e.g. 2017")],
+        metric: Annotated[
+            str,
+            strawberry.argument(
+                description="A figure's field name: arrived, spent, adjustedBudget, closed, "
+                "closedOnTime, due, overdue, ... (a rate has none: ask its numerator and "
+                "its denominator)"
+            ),
+        ],
+        as_of: Annotated[date | None, AS_OF] = None,
+        line_id: Annotated[
+            str | None, strawberry.argument(description="A budget line's figure instead")
+        ] = None,
+        include_subunits: Annotated[
+            bool, strawberry.argument(description="The department's subunits too")
+        ] = False,
+        first: Annotated[
+            int, strawberry.argument(description=f"At most this many (1-{MAX_FIRST})")
+        ] = 50,
+        after: Annotated[
+            str | None, strawberry.argument(description="The previous page's endCursor")
+        ] = None,
+    ) -> EvidenceConnection | None:  # nullable: other fields still answer
+        key = DepartmentKey(department, fiscal_year, as_of, include_subunits)
+        return await evidence(info.context, Asked(key, metric, line_id, first, after))
 
     @strawberry.field(description="Budget metrics of one line, as of a date")
     async def line_evaluation(

@@ -254,7 +254,7 @@ async def test_answers_are_kept_until_the_projections_change(pool: asyncpg.Pool)
     cache = FiguresCache()
 
     async def evaluated() -> Any:
-        asked = Context(pool, AUDITOR, date(2026, 12, 2), cache)
+        asked = Context(pool, AUDITOR, date(2026, 12, 2), TZ, cache)
         result = await schema.execute(QUERY, {"asOf": "2017-12-31"}, context_value=asked)
         assert result.errors is None, result.errors
         return result.data["departmentEvaluation"]["cases"]  # type: ignore[index]
