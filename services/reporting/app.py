@@ -28,6 +28,7 @@ from strawberry.asgi import GraphQL
 
 from services.common.probes import Check, probe_routes
 from services.reporting.access import COOKIE, TokenVerifier, Unauthorized
+from services.reporting.evidence_page import ROUTES as evidence_routes
 from services.reporting.graphiql import graphiql_assets, graphiql_page
 from services.reporting.observe import GRAPHQL_CONTEXT
 from services.reporting.page import (
@@ -140,5 +141,6 @@ def routes(schema: strawberry.Schema, graphiql: bool, checks: dict[str, Check]) 
         Route("/departments/{code}/{year:int}/assessment/{month:int}.csv", assessment_csv),
         *self_evaluation_routes(),
         *reconcile_routes,
+        *evidence_routes,
         *([graphiql_assets()] if graphiql else []),  # /static/graphiql/... (graphiql.py)
     ]

@@ -15,6 +15,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from services.reporting.errors import UserInputError
@@ -147,6 +148,12 @@ def position_after(after: str | None) -> int:
     except (binascii.Error, UnicodeError):
         pass
     raise UserInputError(f"after {after!r} is not a cursor of this connection (an endCursor)")
+
+
+def page_href(code: str, year: int, as_of: str | None, metric: str, line: str | None = None) -> str:
+    """Where the evidence of a figure is shown (``metric`` as GraphQL names it)."""
+    query = urlencode({k: v for k, v in (("asOf", as_of), ("lineId", line)) if v})
+    return f"/departments/{code}/{year}/evidence/{metric}" + (f"?{query}" if query else "")
 
 
 def page_size(first: int) -> int:

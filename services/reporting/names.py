@@ -52,6 +52,16 @@ def economic_class(code: str) -> str:
     return code if name is None else f"{code} {name}"
 
 
+# the event types of docs/contract.md section 3
+EVENTS = {
+    "DepartmentRegistered": "部门登记", "BudgetAuthorised": "预算批复",
+    "BudgetAdjusted": "预算调整", "FundsArrived": "资金到位", "FundsTransferred": "资金下拨",
+    "Disbursed": "支付", "DisbursementReversed": "支付冲销", "PerformanceTargetSet": "绩效目标设定",
+    "OutputRecorded": "产出登记", "ProcurementPlanned": "采购计划", "ContractAwarded": "合同签订",
+    "CaseReported": "案件上报", "CaseAccepted": "案件受理", "CaseFiled": "案件立案",
+    "CaseDispatched": "案件派遣", "CaseDisposed": "案件处置", "CaseClosed": "案件结案",
+}  # fmt: skip
+
 # the metrics of docs/contract.md section 4, as Chinese reports name them
 METRICS = {
     "initial_budget": "年初预算", "adjusted_budget": "调整后预算", "arrived": "资金到位",

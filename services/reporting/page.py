@@ -13,6 +13,7 @@ import io
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from services.reporting import form, names
+from services.reporting.evidence import page_href
 from services.reporting.exports import neutralised
 from services.reporting.schema import Context
 
@@ -187,10 +189,17 @@ async def evaluation_page(request: Request) -> Response:
         department=request.path_params["code"],
         fiscalYear=request.path_params["year"],
     )
-    html = templates.get_template("evaluation.html").render(
-        e=data["departmentEvaluation"], compared=COMPARED
+    return HTMLResponse(
+        evaluation_html(data["departmentEvaluation"], request.query_params.get("asOf"))
     )
-    return HTMLResponse(html)
+
+
+def evaluation_html(e: dict[str, Any], as_of: str | None) -> str:
+    """The evaluation page of a departmentEvaluation answer; each figure links to its events."""
+    evidence = partial(page_href, e["department"], e["fiscalYear"], as_of)
+    return templates.get_template("evaluation.html").render(
+        e=e, compared=COMPARED, evidence=evidence
+    )
 
 
 def bulletin_rows(a: dict[str, Any], plain: bool = False) -> tuple[list[str], list[list[str]]]:

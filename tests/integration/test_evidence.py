@@ -4,6 +4,10 @@ and their sum or count against the evaluation's figure."""
 
 from __future__ import annotations
 
+import csv
+import html
+import io
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
@@ -11,13 +15,15 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from demo import guandu2017 as demo
 from demo.base import envelope, moment
 from services.reporting.evidence import CASES, MONEY, camel
+from services.reporting.page import wan
 from tests.gateway import Gateway, token
-from tests.helpers import Stack
+from tests.helpers import Stack, table_rows
 from tests.integration.test_replay import cases
 
 pytestmark = pytest.mark.integration
@@ -235,3 +241,50 @@ async def test_pages_are_stable_and_questions_checked(stack: Stack) -> None:
     _, outside = gateway.post(PAGE, token([demo.BUREAU], ["evaluator"]),
                               {"department": GRID, "metric": "spent"})  # fmt: skip
     assert outside["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_the_evaluation_page_links_every_figure_to_its_evidence(stack: Stack) -> None:
+    await stack.start_all()
+    await stack.settle(await stack.publish(published()))
+    headers = {"authorization": f"Bearer {token()}"}
+
+    def get(path: str) -> httpx.Response:
+        response = httpx.get(f"http://127.0.0.1:{stack.port}{path}", headers=headers, timeout=60)
+        assert response.status_code == 200, (path, response.text[:500])
+        return response
+
+    evaluation = get(f"/departments/{GRID}/2017?asOf=2017-05-10").text
+    links = set(re.findall(r'href="(/departments/[^"]*/evidence/[^"]*)"', evaluation))
+    base = f"/departments/{GRID}/2017/evidence/"
+    assert f"{base}spent?asOf=2017-05-10" in links  # a money figure
+    assert f"{base}closedOnTime?asOf=2017-05-10" in links  # a count
+    assert f"{base}executionRate?asOf=2017-05-10" in links  # a rate
+    figures = (await stack.query(FIGURES, department=GRID, asOf="2017-05-10"))[
+        "departmentEvaluation"]  # fmt: skip
+
+    spent = get(f"{base}spent?asOf=2017-05-10").text
+    rows = table_rows(spent, "events")[1:]
+    assert "支付冲销" in {row[2] for row in rows}  # event types by their names
+    assert re.search(r'id="sum">([^<]+)<', spent).group(1) == wan(figures["budget"]["spent"])
+    assert f"{base}spent.csv?asOf=2017-05-10" in spent
+
+    # a count over several pages: the next page continues, the CSV holds them all
+    closed = get(f"{base}closed?asOf=2017-05-10").text
+    total = figures["cases"]["closed"]
+    assert re.search(r'id="total-count">([^<]+)<', closed).group(1) == f"{total:,}"
+    first = table_rows(closed, "events")[1:]
+    following = html.unescape(re.search(r'id="next" href="([^"]+)"', closed).group(1))
+    second = table_rows(get(following).text, "events")[1:]
+    assert len(first) == 100 and int(second[0][0]) > int(first[-1][0])
+    download = get(f"{base}closed.csv?asOf=2017-05-10")
+    assert download.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff"))))
+    assert lines[0][:3] == ["账本位置", "事件编号", "事件类型"] and len(lines) == 1 + total
+    assert [row[:2] for row in lines[1:101]] == [row[:2] for row in first]
+
+    # a rate: its numerator and its denominator, each linked to its events
+    rate = get(f"{base}executionRate?asOf=2017-05-10").text
+    terms = table_rows(rate, "terms")[1:]
+    assert [row[1] for row in terms] == ["支出", "调整后预算"]
+    assert terms[0][2] == wan(figures["budget"]["spent"]) + " 万元"
+    assert f'href="{base}spent?asOf=2017-05-10"' in rate

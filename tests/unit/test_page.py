@@ -56,10 +56,8 @@ def evaluation() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def render() -> str:
-    return page.templates.get_template("evaluation.html").render(
-        e=evaluation(), compared=page.COMPARED
-    )
+def render(as_of: str | None = None) -> str:
+    return page.evaluation_html(evaluation(), as_of)
 
 
 def test_formatters() -> None:
@@ -88,10 +86,28 @@ def test_no_numeric_cell_can_wrap() -> None:
     css = page.templates.get_template("base.html").render()
     assert re.search(r"td\.n[^{]*\{[^}]*white-space: nowrap", css)
     assert re.search(r"\.card b[^{]*\{[^}]*white-space: nowrap", css)
-    for cell in re.findall(r"<td([^>]*)>([^<]*%)</td>", html):
+    linked = r"(?:<a [^>]*>)?"  # a figure may be linked to its evidence
+    cells = re.findall(rf"<td([^>]*)>{linked}([^<]*%)(?:</a>)?</td>", html)
+    assert len(cells) > 20
+    for cell in cells:
         assert 'class="n' in cell[0], cell  # every rate sits in a nowrap cell
-    for card in re.findall(r"<b[^>]*>([^<]*)</b>", html):
+    cards = re.findall(rf"<b[^>]*>{linked}([^<]*)(?:</a>)?</b>", html)
+    assert len(cards) == 5
+    for card in cards:
         assert "\n" not in card
+
+
+def test_every_figure_links_to_its_evidence() -> None:
+    html = render(as_of="2017-08-31")
+    links = re.findall(r'<a class="ev" href="([^"]+)">([^<]*)</a>', html)
+    base = "/departments/GD-GRID/2017/evidence/"
+    assert (f"{base}spent?asOf=2017-08-31", "390.79") in links
+    assert (f"{base}accepted?asOf=2017-08-31", "452,034") in links
+    assert (f"{base}closureRate?asOf=2017-08-31", "96.73 %") in links
+    assert f"{base}spent?asOf=2017-08-31&amp;lineId=L-PROJ" in {href for href, _ in links}
+    metrics = {href.split("/")[-1].split("?")[0] for href, _ in links}
+    assert {"initialBudget", "balance", "planned", "closedOnTime", "overdue"} <= metrics
+    assert "/evidence/spent\"" in render()  # without asOf: now
 
 
 def test_names_instead_of_codes() -> None:

@@ -45,16 +45,18 @@ class EvidenceEvent:
         )  # fmt: skip
 
 
-@strawberry.type
+@strawberry.type(description="An event of the connection, with its cursor")
 class EvidenceEdge:
     cursor: str = strawberry.field(description="Give it as `after` for the events after this one")
-    node: EvidenceEvent
+    node: EvidenceEvent = strawberry.field(description="The event")
 
 
-@strawberry.type
+@strawberry.type(description="Where the page ends")
 class EvidencePageInfo:
-    has_next_page: bool
-    end_cursor: str | None = strawberry.field(description="The last edge's cursor")
+    has_next_page: bool = strawberry.field(description="More events follow this page")
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor: `after` for the next page"
+    )
 
 
 @strawberry.type(description="The accepted events that make up a figure as of a day")
@@ -67,8 +69,8 @@ class EvidenceConnection:
     sum: str | None = strawberry.field(
         description="Money metrics: Σ of the events' signed amounts, the figure to the cent"
     )
-    edges: list[EvidenceEdge]
-    page_info: EvidencePageInfo
+    edges: list[EvidenceEdge] = strawberry.field(description="This page's events, in ledger order")
+    page_info: EvidencePageInfo = strawberry.field(description="Whether more follow")
 
 
 @dataclass(frozen=True)
