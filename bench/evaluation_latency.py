@@ -2,7 +2,10 @@
 
     make run                                    # the demo year, in another terminal
     .venv/bin/python -m bench.evaluation_latency --token <the auditor token make run prints> \
-        [--rate 100] [--seconds 30] [--url ...]
+        [--rate 100] [--seconds 30] [--url ...] [--evidence closed]
+
+With ``--evidence METRIC`` each request asks the first page (50 events) of that figure's
+evidence instead: the events read from the event store, the count from the projections.
 
 Every request carries the bearer token, so the gateway verifies it each time (as it does
 for every client). The requests ask ``--days`` dates in turn; each is asked once before the
@@ -36,6 +39,14 @@ query($department: String!, $asOf: Date) {
   }
 }
 """
+EVIDENCE = """
+query($department: String!, $asOf: Date, $metric: String!) {
+  evidence(department: $department, fiscalYear: 2017, asOf: $asOf, metric: $metric) {
+    totalCount sum edges { cursor node { eventId eventType occurredAt position amount data } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
 
 
 def dates(days: int) -> list[str]:
@@ -51,6 +62,7 @@ async def measure(
     department: str,
     asked: list[str],
     cold: bool,
+    evidence: str | None,
 ) -> list[float]:
     latencies: list[float] = []
     errors = 0
@@ -61,10 +73,11 @@ async def measure(
         async def one(as_of: str) -> None:
             nonlocal errors
             started = time.perf_counter()
-            response = await client.post(
-                url,
-                json={"query": QUERY, "variables": {"department": department, "asOf": as_of}},
-            )
+            variables = {"department": department, "asOf": as_of}
+            query = QUERY if evidence is None else EVIDENCE
+            if evidence is not None:
+                variables["metric"] = evidence
+            response = await client.post(url, json={"query": query, "variables": variables})
             elapsed = time.perf_counter() - started
             if response.status_code != 200 or response.json().get("errors"):
                 errors += 1
@@ -102,10 +115,15 @@ def main(
     cold: Annotated[
         bool, typer.Option(help="no warm-up: a gateway just started answers from PostgreSQL")
     ] = False,
+    evidence: Annotated[
+        str | None, typer.Option(help="ask the first page of this figure's evidence, e.g. closed")
+    ] = None,
 ) -> None:
     asked = [as_of] if as_of else dates(days)
     gc.disable()  # the load generator's own collections would show as the server's latency
-    latencies = sorted(asyncio.run(measure(url, token, rate, seconds, department, asked, cold)))
+    latencies = sorted(
+        asyncio.run(measure(url, token, rate, seconds, department, asked, cold, evidence))
+    )
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
         f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "
