@@ -16,7 +16,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import Field
 
-from schemas.events import BUDGET_EVENTS, CASE_EVENTS, PROCUREMENT_EVENTS, Envelope
+from schemas.events import (
+    BUDGET_EVENTS,
+    CASE_EVENTS,
+    EVALUATION_EVENTS,
+    PROCUREMENT_EVENTS,
+    Envelope,
+)
 from schemas.messages import JournalEntry, Rejection
 from schemas.topics import (
     JOURNAL,
@@ -52,6 +58,7 @@ def document() -> dict[str, Any]:
         ("budget_events", BUDGET_EVENTS),
         ("procurement_events", PROCUREMENT_EVENTS),
         ("case_events", CASE_EVENTS),
+        ("evaluation_events", EVALUATION_EVENTS),
     ]
     for name, models in inbound:
         topic = getattr(topics, name)

@@ -7,12 +7,23 @@ the AsyncAPI document of the ledger service describes them.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.money import DecimalString, NonNegativeMoney, NonZeroMoney, PositiveMoney, Weight
+from schemas.money import (
+    DECIMAL_PATTERN,
+    DecimalString,
+    NonNegativeMoney,
+    NonZeroMoney,
+    PositiveMoney,
+    Weight,
+)
 
 DepartmentCode = Annotated[
     str,
@@ -198,6 +209,55 @@ class ContractAwardedData(_Strict):
     amount: PositiveMoney
 
 
+FigureString = Annotated[str, Field(pattern=DECIMAL_PATTERN, examples=["0.7303", "36890100.00"])]
+
+
+class DeviationExplainedData(_Strict):
+    target_id: Identifier = Field(description="The target (PerformanceTargetSet) explained")
+    text: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+        description="Why the actual deviates from the target (偏差原因及改进措施)"
+    )
+    author: ShortText = Field(description="Who wrote it: the evaluator's token subject")
+
+
+class GoalStatedData(_Strict):
+    line_id: Identifier | None = Field(None, description="Absent: the department's goal")
+    expected: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+        description="The year's overall goal as set (年度总体目标: 预期目标)"
+    )
+    actual: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        None, description="What was achieved (实际完成情况)"
+    )
+    author: ShortText = Field(description="Who wrote it: the evaluator's token subject")
+
+
+class EvaluationSignedData(_Strict):
+    line_id: Identifier | None = Field(None, description="Absent: the department's evaluation")
+    as_of: date = Field(description="The day the signed figures count up to, in the year")
+    signer: ShortText = Field(description="Who signed: the evaluator's token subject")
+    figures: dict[Annotated[str, Field(max_length=64)], FigureString | None] = Field(
+        max_length=100,
+        description="The evaluation's figures as signed, by metric name (null: a rate of a "
+        "zero denominator)",
+    )
+    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="sha256 (hex) of the figures as JSON: keys sorted, separators , and : "
+        "without spaces"
+    )
+
+    @model_validator(mode="after")
+    def _digest_of_figures(self) -> EvaluationSignedData:
+        if self.digest != figures_digest(self.figures):
+            raise PydanticCustomError("digest_mismatch", "digest: not the sha256 of figures")
+        return self
+
+
+def figures_digest(figures: Mapping[str, Any]) -> str:
+    """sha256 of figures by metric name: their JSON, keys sorted, no spaces, values as given."""
+    canonical = json.dumps(dict(figures), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class CaseRef(_Strict):
     case_id: Identifier
 
@@ -366,6 +426,27 @@ class CaseClosed(Envelope):
     data: CaseRef
 
 
+class DeviationExplained(Envelope):
+    """An evaluator's note on why a target's actual deviates (偏差原因)."""
+
+    event_type: Literal["DeviationExplained"]
+    data: DeviationExplainedData
+
+
+class GoalStated(Envelope):
+    """The year's overall goal of a department or line (年度总体目标), as its evaluator states it."""
+
+    event_type: Literal["GoalStated"]
+    data: GoalStatedData
+
+
+class EvaluationSigned(Envelope):
+    """An evaluator signs an evaluation as of a day, keeping its figures."""
+
+    event_type: Literal["EvaluationSigned"]
+    data: EvaluationSignedData
+
+
 BUDGET_EVENTS: tuple[type[Envelope], ...] = (
     DepartmentRegistered,
     BudgetAuthorised,
@@ -387,14 +468,16 @@ CASE_STAGE_EVENTS: tuple[type[Envelope], ...] = (
     CaseClosed,
 )
 CASE_EVENTS: tuple[type[Envelope], ...] = (*CASE_STAGE_EVENTS, AssessmentSchemeSet)
-ALL_EVENTS = BUDGET_EVENTS + PROCUREMENT_EVENTS + CASE_EVENTS
+EVALUATION_EVENTS: tuple[type[Envelope], ...] = (DeviationExplained, GoalStated, EvaluationSigned)
+ALL_EVENTS = BUDGET_EVENTS + PROCUREMENT_EVENTS + CASE_EVENTS + EVALUATION_EVENTS
 CASE_STAGES: tuple[str, ...] = tuple(m.__name__ for m in CASE_STAGE_EVENTS)
 
-"""The inbound topic group each event type belongs to ('budget', 'procurement', 'case')."""
+"""The inbound topic group of each event type ('budget', 'procurement', 'case', 'evaluation')."""
 TOPIC_GROUP: dict[str, str] = {
     **{m.__name__: "budget" for m in BUDGET_EVENTS},
     **{m.__name__: "procurement" for m in PROCUREMENT_EVENTS},
     **{m.__name__: "case" for m in CASE_EVENTS},
+    **{m.__name__: "evaluation" for m in EVALUATION_EVENTS},
 }
 
 AnyEvent: TypeAlias = Annotated[  # type: ignore[valid-type]
@@ -415,7 +498,10 @@ AnyEvent: TypeAlias = Annotated[  # type: ignore[valid-type]
     | CaseDispatched
     | CaseDisposed
     | CaseClosed
-    | AssessmentSchemeSet,
+    | AssessmentSchemeSet
+    | DeviationExplained
+    | GoalStated
+    | EvaluationSigned,
     Field(discriminator="event_type"),
 ]
 event_adapter: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

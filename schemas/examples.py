@@ -85,6 +85,23 @@ DATA: dict[str, dict[str, Any]] = {
         ],
         "document": "官渡区城市综合管理考核办法",
     },
+    "DeviationExplained": {
+        "target_id": "T-EXECUTION",
+        "text": "项目资金于8月下旬到位，支付进度滞后，已督促加快执行",
+        "author": "evaluator-zhang",
+    },
+    "GoalStated": {
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "expected": "保障网格化监督指挥中心全年正常运行",
+        "actual": "全年受理案件452,034件，结案率96.73%",
+        "author": "evaluator-zhang",
+    },
+    "EvaluationSigned": {
+        "as_of": "2017-08-31",
+        "signer": "evaluator-zhang",
+        "figures": {"arrival_rate": "0.7303", "execution_rate": "0.1059", "spent": "3907946.12"},
+        "digest": "fe7fc1f15edb98f68bb0865a8cde58e38a932c72dcc52c944085f904c9fcb7e5",
+    },
 }
 
 

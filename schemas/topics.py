@@ -12,13 +12,14 @@ from pydantic import BaseModel, ConfigDict
 
 
 class TopicNames(BaseModel):
-    """The five topic names, as the contract names them by default."""
+    """The six topic names, as the contract names them by default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     budget_events: str = "budget.events"
     procurement_events: str = "procurement.events"
     case_events: str = "case.events"
+    evaluation_events: str = "evaluation.events"
     ledger_journal: str = "ledger.journal"
     ledger_rejected: str = "ledger.rejected"
 
@@ -30,6 +31,7 @@ PUBLISHERS: dict[str, str] = {
     "budget_events": "the finance system (budget authorisation, quota and payment)",
     "procurement_events": "the government procurement system (政府采购)",
     "case_events": "the city-management case platform (网格化 / 数字城管)",
+    "evaluation_events": "the reporting gateway, for evaluators' notes and sign-offs",
 }
 
 # docs/contract.md section 1

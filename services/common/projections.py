@@ -251,13 +251,37 @@ ASSESSMENT_SCHEMES = Table(
      *_text("document", nullable=True)),
     Merge.KEEP,
 )  # fmt: skip
+# What evaluators write (migration 0004.performance-evaluation-notes): the latest note on a
+# target, the latest goal of a department ('' as line_id) or line, and every signature.
+DEVIATION_NOTES = Table(
+    "deviation_notes",
+    _text("department", "target_id"),
+    (Column("fiscal_year", "integer"), *_text("text", "author"),
+     Column("written_at", "timestamp with time zone")),
+    Merge.REPLACE,
+)  # fmt: skip
+GOALS = Table(
+    "goals",
+    (*_text("department"), Column("fiscal_year", "integer"), *_text("line_id")),
+    (*_text("expected"), *_text("actual", nullable=True), *_text("author"),
+     Column("written_at", "timestamp with time zone")),
+    Merge.REPLACE,
+)  # fmt: skip
+SIGNATURES = Table(
+    "signatures",
+    (*_text("department"), Column("position", "bigint")),
+    (Column("fiscal_year", "integer"), *_text("line_id"), Column("as_of", "date"),
+     *_text("signer"), Column("signed_at", "timestamp with time zone"),
+     Column("figures", "jsonb"), *_text("digest")),
+    Merge.KEEP,
+)  # fmt: skip
 
 # every projection table, in dependency order: a table read to select another's rows comes
 # after it (lines, through which the tables kept per line belong to a year). The digest hashes
 # the year's tables in this order, as earlier versions did.
 TABLES = (APPLIED_POSITIONS, DEPARTMENTS, LINE_DAILY, LINE_SOURCE_DAILY, LINE_SPENDING_DAILY,
           LINES, CASES, CASE_DAILY, CASE_DEADLINES, TARGETS, OUTPUTS_DAILY,
-          ASSESSMENT_SCHEMES)  # fmt: skip
+          ASSESSMENT_SCHEMES, DEVIATION_NOTES, GOALS, SIGNATURES)  # fmt: skip
 # the tables whose rows belong to a fiscal year: what a replay rebuilds and a digest covers
 YEAR_TABLES = tuple(t for t in TABLES if t.year_scope)
 

@@ -25,6 +25,7 @@ class Topics(BaseSettings):
     budget_events: str = TOPIC_DEFAULTS.budget_events
     procurement_events: str = TOPIC_DEFAULTS.procurement_events
     case_events: str = TOPIC_DEFAULTS.case_events
+    evaluation_events: str = TOPIC_DEFAULTS.evaluation_events
     ledger_journal: str = TOPIC_DEFAULTS.ledger_journal
     ledger_rejected: str = TOPIC_DEFAULTS.ledger_rejected
 
@@ -34,6 +35,7 @@ class Topics(BaseSettings):
             self.budget_events: "budget",
             self.procurement_events: "procurement",
             self.case_events: "case",
+            self.evaluation_events: "evaluation",
         }
 
     def all(self) -> list[str]:

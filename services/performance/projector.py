@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeAlias, assert_never
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from schemas import events as ev
@@ -24,12 +24,15 @@ from services.common.projections import (
     CASE_DEADLINES,
     CASES,
     DEPARTMENTS,
+    DEVIATION_NOTES,
+    GOALS,
     LINE_DAILY,
     LINE_MEASURES,
     LINE_SOURCE_DAILY,
     LINE_SPENDING_DAILY,
     LINES,
     OUTPUTS_DAILY,
+    SIGNATURES,
     SOURCE_MEASURES,
     TARGETS,
     Table,
@@ -104,6 +107,10 @@ class BatchProjection:
     )
     # (department, journal position) -> an assessment scheme, kept whole (ASSESSMENT_SCHEMES)
     schemes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # what evaluators wrote, by table and key (the newest of a key wins)
+    written: dict[Table, dict[tuple[Any, ...], dict[str, Any]]] = field(
+        default_factory=lambda: {DEVIATION_NOTES: {}, GOALS: {}, SIGNATURES: {}}
+    )
 
     # the entry being applied: its journal position, when it occurred, on which day (TIMEZONE)
     position: int = field(init=False)
@@ -115,45 +122,7 @@ class BatchProjection:
         self.position = entry.position
         self.at = event.occurred_at
         self.day = self.at.astimezone(self.timezone).date()
-        match event:  # the most frequent first
-            case ev.CaseReported():
-                self.on_CaseReported(event, context)
-            case ev.CaseAccepted():
-                self.on_CaseAccepted(event, context)
-            case ev.CaseClosed():
-                self.on_CaseClosed(event, context)
-            case ev.CaseFiled():
-                self.on_CaseFiled(event, context)
-            case ev.CaseDispatched():
-                self.on_CaseDispatched(event, context)
-            case ev.CaseDisposed():
-                self.on_CaseDisposed(event, context)
-            case ev.Disbursed():
-                self.on_Disbursed(event, context)
-            case ev.FundsArrived():
-                self.on_FundsArrived(event, context)
-            case ev.DepartmentRegistered():
-                self.on_DepartmentRegistered(event, context)
-            case ev.BudgetAuthorised():
-                self.on_BudgetAuthorised(event, context)
-            case ev.BudgetAdjusted():
-                self.on_BudgetAdjusted(event, context)
-            case ev.FundsTransferred():
-                self.on_FundsTransferred(event, context)
-            case ev.DisbursementReversed():
-                self.on_DisbursementReversed(event, context)
-            case ev.ProcurementPlanned():
-                self.on_ProcurementPlanned(event, context)
-            case ev.ContractAwarded():
-                self.on_ContractAwarded(event, context)
-            case ev.PerformanceTargetSet():
-                self.on_PerformanceTargetSet(event, context)
-            case ev.OutputRecorded():
-                self.on_OutputRecorded(event, context)
-            case ev.AssessmentSchemeSet():
-                self.on_AssessmentSchemeSet(event, context)
-            case _:
-                assert_never(event)
+        getattr(self, f"on_{event.event_type}")(event, context)  # every type has one (a test)
 
     def rows(self) -> Iterator[tuple[Table, list[Row]]]:
         """What the batch writes: rows of each table, in the table's column order."""
@@ -168,6 +137,8 @@ class BatchProjection:
         yield TARGETS, [TARGETS.row(target) for target in self.targets.values()]
         yield ASSESSMENT_SCHEMES, [ASSESSMENT_SCHEMES.row(s) for s in self.schemes.values()]
         yield OUTPUTS_DAILY, [(*key, n) for key, n in self.outputs_daily.items()]
+        for table, written in self.written.items():
+            yield table, [table.row(row) for row in written.values()]
         yield CASE_DEADLINES, [(*key, n) for key, n in self.case_deadlines.items()]
         yield CASE_DAILY, [(*key, *(counts[c] for c in CASE_DAILY.value_names))
                            for key, counts in self.case_daily.items()]  # fmt: skip
@@ -292,6 +263,28 @@ class BatchProjection:
             ],
             "document": data.document,
         }
+
+    # --- what evaluators write ----------------------------------------------------------------
+
+    def _write(self, table: Table, event: ev.Envelope, **values: Any) -> None:
+        row = {"department": event.department, "fiscal_year": event.fiscal_year, **values}
+        self.written[table][tuple(row[k] for k in table.key_names)] = row  # the newest wins
+
+    def on_DeviationExplained(self, event: ev.DeviationExplained, context: JournalContext) -> None:
+        data = event.data
+        self._write(DEVIATION_NOTES, event, target_id=data.target_id, text=data.text,
+                    author=data.author, written_at=self.at)  # fmt: skip
+
+    def on_GoalStated(self, event: ev.GoalStated, context: JournalContext) -> None:
+        data = event.data
+        self._write(GOALS, event, line_id=data.line_id or "", expected=data.expected,
+                    actual=data.actual, author=data.author, written_at=self.at)  # fmt: skip
+
+    def on_EvaluationSigned(self, event: ev.EvaluationSigned, context: JournalContext) -> None:
+        data = event.data  # kept by journal position, each signature
+        self._write(SIGNATURES, event, position=self.position, line_id=data.line_id or "",
+                    as_of=data.as_of, signer=data.signer, signed_at=self.at,
+                    figures=data.figures, digest=data.digest)  # fmt: skip
 
     # --- cases ---------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from services.reporting.app import Authenticate, routes
 from services.reporting.cache import FiguresCache
 from services.reporting.observe import Observe
 from services.reporting.page import error_page
+from services.reporting.publish import Publisher
 from services.reporting.schema import build_schema
 from services.reporting.settings import ReportingSettings
 
@@ -117,6 +118,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
         try:
             yield
         finally:
+            await app.state.publisher.close()
             await disconnect(resources)
 
     tokens = verifier(settings)
@@ -138,6 +140,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
     app.state.verifier, app.state.schema = tokens, schema
     app.state.timezone = ZoneInfo(settings.timezone)  # where today is, for evaluations of now
     app.state.figures_cache = FiguresCache()  # answers shared by the requests (cache.py)
+    app.state.publisher = Publisher(settings)  # evaluators' events (started on first use)
     return app
 
 

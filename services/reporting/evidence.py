@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from services.reporting.errors import UserInputError
+from services.reporting.names import camel, snake
 from services.reporting.reconcile import RATES
 
 MAX_FIRST = 1000  # a page holds at most this many events
@@ -91,17 +91,6 @@ CASES: dict[str, Part] = {
         ("advance_disposals", "CaseReported", "c.advance_disposal"),
     )
 }
-
-
-def snake(metric: str) -> str:
-    """closedOnTime -> closed_on_time (either spelling is accepted)."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", metric).lower()
-
-
-def camel(metric: str) -> str:
-    """closed_on_time -> closedOnTime, as GraphQL names the field."""
-    first, *rest = metric.split("_")
-    return first + "".join(word.capitalize() for word in rest)
 
 
 def parts_of(metric: str, line_id: str | None) -> tuple[str, tuple[Part, ...]]:

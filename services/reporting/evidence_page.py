@@ -74,17 +74,17 @@ async def evidence_page(request: Request) -> Response:
     code, year = request.path_params["code"], request.path_params["year"]
     metric = request.path_params["metric"]
     as_of, line_id = request.query_params.get("asOf"), request.query_params.get("lineId")
-    name = evidence.snake(metric)
+    name = names.snake(metric)
     context: dict[str, Any] = {
         "code": code, "year": year, "metric": metric, "label": names.METRICS.get(name, metric),
         "line_id": line_id, "as_of": as_of,
     }  # fmt: skip
     if name in RATES:  # its numerator's and its denominator's evidence, each on its page
         terms = []
-        for term in map(evidence.camel, RATES[name]):
+        for term in map(names.camel, RATES[name]):
             found = await _connection(request, term, 1, None)
             link = evidence.page_href(code, year, as_of, term, line_id)
-            terms.append((names.METRICS[evidence.snake(term)], found, link))
+            terms.append((names.METRICS[names.snake(term)], found, link))
         html = templates.get_template("evidence.html").render(terms=terms, **context)
         return HTMLResponse(html)
     found = await _connection(request, metric, PAGE_SIZE, request.query_params.get("after"))

@@ -29,6 +29,7 @@ from services.reporting.evaluation import (
     LineFigures,
     MonthPoint,
 )
+from services.reporting.publish import Publisher
 from services.reporting.queries import cases, departments, lines
 from services.reporting.queries.batch import Evaluation
 
@@ -52,6 +53,7 @@ class Context:
     today: date  # the day "now" is, in the gateway's time zone: an evaluation without asOf
     timezone: ZoneInfo  # where a day ends (TIMEZONE), as the projections count days
     cache: FiguresCache = field(default_factory=FiguresCache)  # the app's, shared
+    publisher: Publisher | None = None  # where evaluators' events go (None: nowhere)
     departments: DataLoader[DepartmentKey, DepartmentFigures] = field(init=False)
     lines: DataLoader[LineKey, LineFigures] = field(init=False)
     monthly: DataLoader[MonthsKey, list[MonthPoint]] = field(init=False)
@@ -78,7 +80,10 @@ class Context:
         zone in the app's state, Authenticate the viewer in the request's)."""
         state = request.app.state
         today = datetime.now(state.timezone).date()
-        return cls(state.pool, request.state.viewer, today, state.timezone, state.figures_cache)
+        return cls(
+            state.pool, request.state.viewer, today, state.timezone, state.figures_cache,
+            state.publisher,
+        )  # fmt: skip
 
     async def scope(self) -> Scope:
         """The departments the viewer may see (asked once per request)."""

@@ -3,6 +3,8 @@ sections 3 and 8): a code without a name here is shown as it came."""
 
 from __future__ import annotations
 
+import re
+
 CATEGORIES = {"basic": "基本支出", "project": "项目支出"}
 FUNDING_SOURCES = {
     "appropriation": "财政拨款",
@@ -76,3 +78,14 @@ METRICS = {
     "dispatch_rate": "派遣率", "disposal_rate": "处置率", "closure_rate": "结案率",
     "closure_rate_due": "应结案结案率", "on_time_rate": "按期结案率",
 }  # fmt: skip
+
+
+def snake(field: str) -> str:
+    """closedOnTime -> closed_on_time: a GraphQL field's name as the contract names it."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field).lower()
+
+
+def camel(name: str) -> str:
+    """closed_on_time -> closedOnTime, as GraphQL names the field."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)

@@ -19,6 +19,7 @@ from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
 from services.reporting.evidence import MAX_FIRST
 from services.reporting.loaders import Context, evaluate_assessment
+from services.reporting.mutations import Mutation
 from services.reporting.observe import NamesOperation
 from services.reporting.policy import QueryLimits
 from services.reporting.queries import audit
@@ -262,6 +263,7 @@ def build_schema(limits: QueryLimits) -> strawberry.Schema:
     caches live at module level in strawberry, shared by those instances."""
     return Schema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             partial(ParserCache, maxsize=256),
             partial(ValidationCache, maxsize=256),

@@ -20,7 +20,8 @@ import pytest
 
 from demo import guandu2017 as demo
 from demo.base import envelope, moment
-from services.reporting.evidence import CASES, MONEY, camel
+from services.reporting.evidence import CASES, MONEY
+from services.reporting.names import camel
 from services.reporting.page import wan
 from tests.gateway import Gateway, token
 from tests.helpers import Stack, table_rows

@@ -107,7 +107,7 @@ def test_every_figure_links_to_its_evidence() -> None:
     assert f"{base}spent?asOf=2017-08-31&amp;lineId=L-PROJ" in {href for href, _ in links}
     metrics = {href.split("/")[-1].split("?")[0] for href, _ in links}
     assert {"initialBudget", "balance", "planned", "closedOnTime", "overdue"} <= metrics
-    assert "/evidence/spent\"" in render()  # without asOf: now
+    assert '/evidence/spent"' in render()  # without asOf: now
 
 
 def test_names_instead_of_codes() -> None:

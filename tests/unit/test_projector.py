@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schemas.events import ALL_EVENTS
+from schemas.events import ALL_EVENTS, figures_digest
 from schemas.money import rate
 from services.common.projections import APPLIED_POSITIONS, TABLES
 from services.performance.projector import BatchProjection
@@ -130,6 +130,10 @@ def test_the_rows_written_have_the_declared_columns() -> None:
         ("OutputRecorded", {"indicator": "i", "quantity": "3", "unit": "u"}),
         ("AssessmentSchemeSet", {"effective_month": 1,
                                  "indicators": [{"metric": "closure_rate", "weight": 100}]}),
+        ("DeviationExplained", {"target_id": "T", "text": "why", "author": "e"}),
+        ("GoalStated", {"expected": "goal", "author": "e"}),
+        ("EvaluationSigned", {"as_of": "2017-03-01", "signer": "e", "figures": {"spent": "1.00"},
+                              "digest": figures_digest({"spent": "1.00"})}),
     ]  # fmt: skip
     for position, (event_type, data) in enumerate(events, start=1):
         projection.apply(entry(position, event_type, at, **data))

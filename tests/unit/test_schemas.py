@@ -135,6 +135,7 @@ def test_every_event_type_has_a_valid_example_in_both_documents() -> None:
         "budget.events",
         "procurement.events",
         "case.events",
+        "evaluation.events",
         "ledger.journal",
         "ledger.rejected",
     }

@@ -27,7 +27,7 @@ MAX_FUNCTION_LINES = 60
 # path -> (ceiling, reason). Keep it short: code is split, not listed here.
 MODULE_EXCEPTIONS: dict[str, tuple[int, str]] = {
     "schemas/events.py": (
-        450,
+        520,
         "the contract's pydantic model declarations, one small class per payload and event "
         "type, with their field descriptions; splitting them would scatter the contract",
     ),

@@ -43,7 +43,10 @@ def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
         ev.DepartmentRegistered
         | ev.PerformanceTargetSet
         | ev.OutputRecorded
-        | ev.AssessmentSchemeSet,
+        | ev.AssessmentSchemeSet
+        | ev.DeviationExplained
+        | ev.GoalStated
+        | ev.EvaluationSigned,
     ):
         return f"department:{event.department}"
     if isinstance(event, ev.ProcurementPlanned | ev.ContractAwarded):
@@ -55,7 +58,14 @@ def stream_id_of(event: Envelope, reversed_line: str | None = None) -> str:
 
 def referenced_line(event: Envelope) -> str | None:
     """A budget line another stream's event points at (checked, never changed)."""
-    if isinstance(event, ev.PerformanceTargetSet | ev.OutputRecorded | ev.ProcurementPlanned):
+    if isinstance(
+        event,
+        ev.PerformanceTargetSet
+        | ev.OutputRecorded
+        | ev.ProcurementPlanned
+        | ev.GoalStated
+        | ev.EvaluationSigned,
+    ):
         return event.data.line_id  # type: ignore[no-any-return]
     return None
 

@@ -1,8 +1,9 @@
-"""Department-level facts: registration, performance targets, outputs, assessment schemes."""
+"""Department-level facts: registration, performance targets, outputs, assessment schemes, and
+what evaluators write: deviation notes, goals, sign-offs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from schemas import events as ev
@@ -14,16 +15,41 @@ from services.ledger.domain.budget import line_of
 
 @dataclass
 class Department(Aggregate):
-    """Department-level facts: registration, targets, outputs, assessment schemes."""
+    """Department-level facts: registration, targets, outputs, assessment schemes, notes."""
 
     kind: ClassVar[str] = "department"
+    # its targets' ids; None for a department whose state was stored before they were kept
+    # (its events are not at hand here): a note on any target is then accepted
+    targets: set[str] | None = field(default_factory=set)
 
     @classmethod
     def from_state(cls, version: int, s: dict[str, Any]) -> Department:
-        return cls(version=version)
+        targets = s.get("targets")
+        return cls(version=version, targets=None if targets is None else set(targets))
 
     def state(self) -> dict[str, Any]:
-        return {}
+        return {} if self.targets is None else {"targets": sorted(self.targets)}
+
+    def check_target(self, event: ev.DeviationExplained) -> None:
+        target = event.data.target_id
+        if self.targets is not None and target not in self.targets:
+            raise Rejected(
+                "unknown_target",
+                f"data.target_id: department {event.department!r} has no target {target!r} "
+                "(PerformanceTargetSet)",
+                "data.target_id",
+                waits_for=f"department:{event.department}",
+            )
+
+    @staticmethod
+    def check_signed_day(event: ev.EvaluationSigned) -> None:
+        if event.data.as_of.year != event.fiscal_year:
+            raise Rejected(
+                "as_of_outside_year",
+                f"data.as_of: {event.data.as_of.isoformat()} is outside fiscal year "
+                f"{event.fiscal_year}",
+                "data.as_of",
+            )
 
     @staticmethod
     def check_scheme(event: ev.AssessmentSchemeSet) -> None:
@@ -45,5 +71,11 @@ class Department(Aggregate):
             line_of(refs, event, line_id)
         if isinstance(event, ev.AssessmentSchemeSet):
             self.check_scheme(event)
+        elif isinstance(event, ev.DeviationExplained):
+            self.check_target(event)
+        elif isinstance(event, ev.EvaluationSigned):
+            self.check_signed_day(event)
+        elif isinstance(event, ev.PerformanceTargetSet) and self.targets is not None:
+            self.targets.add(event.data.target_id)
         self.version += 1
         return JournalContext()

@@ -14,6 +14,7 @@ from services.reporting.loaders import Context
 from services.reporting.types.budget import BudgetMetrics, ProcurementMetrics
 from services.reporting.types.cases import CaseMetrics
 from services.reporting.types.indicators import Indicator, Output, scored_fields
+from services.reporting.types.signatures import Signature, signatures_of
 from services.reporting.types.trends import MetricChange, MonthlyPoint
 
 
@@ -116,6 +117,13 @@ class DepartmentEvaluation:
             return []
         changes = year_over_year(self.figures.metrics, previous.metrics)
         return [MetricChange.from_change(c) for c in changes]
+
+    @strawberry.field(
+        description="The signatures of this department's evaluations of the year and of its "
+        "lines', each checked against the figures of its day as they stand now"
+    )
+    async def signatures(self, info: Info[Context, None]) -> list[Signature]:
+        return await signatures_of(info.context, self.department, self.fiscal_year)
 
     @strawberry.field(
         description="January to the month of the date: for arrival, spending and closure curves"

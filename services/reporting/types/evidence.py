@@ -16,6 +16,7 @@ from services.reporting import evidence as ev
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey
 from services.reporting.loaders import Context
+from services.reporting.names import camel
 from services.reporting.queries import evidence as queries
 
 
@@ -114,7 +115,7 @@ async def evidence(context: Context, asked: Asked) -> EvidenceConnection:
     edges = [EvidenceEdge(cursor=ev.cursor(r["position"]), node=EvidenceEvent.of(r))
              for r in rows[:first]]  # fmt: skip
     return EvidenceConnection(
-        metric=ev.camel(name),
+        metric=camel(name),
         as_of=figures.day,
         total_count=count,
         sum=total,

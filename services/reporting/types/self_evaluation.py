@@ -13,10 +13,12 @@ from schemas.money import format_money
 from services.common.projections import digest
 from services.reporting import self_evaluation as tables
 from services.reporting.errors import UserInputError
-from services.reporting.evaluation import DepartmentKey
+from services.reporting.evaluation import DepartmentKey, ScoredTarget
 from services.reporting.loaders import Context
 from services.reporting.names import FUNDING_SOURCES
+from services.reporting.queries import notes
 from services.reporting.types.indicators import Indicator
+from services.reporting.types.signatures import Signature, signatures_of
 from services.reporting.types.text import text
 
 
@@ -70,8 +72,14 @@ class TableIndicator(Indicator):
     deviation_note: str | None = strawberry.field(
         default=None,
         description="偏差原因分析及改进措施: the evaluator's explanation of a deviation from the "
-        "target; null until one is written",
+        "target (the latest explainDeviation); null until one is written",
     )
+
+    @classmethod
+    def noted(cls, scored: ScoredTarget, note: str | None) -> Self:
+        indicator = cls.from_scored(scored)
+        indicator.deviation_note = note
+        return indicator
 
 
 @strawberry.type(description="年度总体目标: the year's overall goal, as set and as achieved")
@@ -116,11 +124,22 @@ class SelfEvaluation:
             schema = await conn.fetchval("SELECT current_schema()")
             return await digest(conn, self.fiscal_year, self.department_code, schema)
 
+    @strawberry.field(
+        description="The signatures of this table's evaluation: a line's, or the department's "
+        "and its lines'; each checked against the figures of its day as they stand now"
+    )
+    async def signatures(self, info: Info[Context, None]) -> list[Signature]:
+        return await signatures_of(info.context, self.department_code, self.fiscal_year,
+                                   self.line_id)  # fmt: skip
+
     @classmethod
     async def of(cls, context: Context, table: tables.SelfEvaluation) -> Self:
         names = await context.names.load_many([table.department, *table.units])
         codes = (table.department, *table.units)
         shown = [name or code for name, code in zip(names, codes, strict=True)]
+        async with context.pool.acquire() as conn:
+            explained = await notes.deviation_notes(conn, table.department, table.fiscal_year)
+            goal = await notes.goal(conn, table.department, table.fiscal_year, table.line_id)
         return cls(
             kind=table.kind,
             fiscal_year=table.fiscal_year,
@@ -132,8 +151,11 @@ class SelfEvaluation:
             department=shown[0],
             implementing_units=shown[1:],
             funds=Funds.from_funds(table.funds),
-            indicators=[TableIndicator.from_scored(i) for i in table.indicators],
-            goal=Goal(expected=None, actual=None),
+            indicators=[
+                TableIndicator.noted(i, explained.get(i.target["target_id"]))
+                for i in table.indicators
+            ],
+            goal=Goal(expected=None, actual=None) if goal is None else Goal(**goal),
             total=str(table.total),
             grade=table.grade,
         )
