@@ -85,6 +85,7 @@ _OWN_REASONS = {
     "procurement_exceeds_amount",
     "duplicate_indicator",
     "weights_not_100",
+    "digest_mismatch",
 }
 # pydantic's own error types with a reason code of their own; any other is "invalid_field"
 _PYDANTIC_REASONS = {

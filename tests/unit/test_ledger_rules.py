@@ -9,11 +9,14 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
+from schemas.events import figures_digest
 from schemas.messages import JournalContext
+from services.ledger.domain import load_aggregate
 from services.ledger.judge import decide
 from services.ledger.records import Decision, InboundRecord, Refused, parse
 
-TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case"}
+TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case",
+          "evaluation.events": "evaluation"}  # fmt: skip
 _offsets = count()
 
 
@@ -456,3 +459,47 @@ def test_a_line_stored_before_the_sources_were_kept_keeps_its_total_rules() -> N
     assert "sources" not in line.state()
     decision = decide([parse(spend("10.01"), TOPICS)], {}, {"line:L1": line}, {})
     assert reasons(decision) == ["disbursement_exceeds_arrived"]
+
+
+def written(event_type: str, **data: Any) -> InboundRecord:
+    """What an evaluator writes, on its topic."""
+    return record(event_type, data, topic="evaluation.events")
+
+
+def test_what_evaluators_write_names_a_target_a_line_and_a_day_of_its_year() -> None:
+    figures = {"spent": "1.00", "arrival_rate": None}
+    signed = {"signer": "e", "figures": figures, "digest": figures_digest(figures)}
+    target = {"target_id": "T1", "line_id": "L1", "level1": "a", "level2": "b", "name": "n",
+              "metric": "execution_rate", "comparator": ">=", "value": "1", "unit": "%",
+              "weight": 10}  # fmt: skip
+    decision = run(
+        authorise(),
+        written("DeviationExplained", target_id="T1", text="why", author="e"),  # not set yet
+        record("PerformanceTargetSet", target),
+        written("DeviationExplained", target_id="T1", text="why", author="e"),
+        written("GoalStated", line_id="L1", expected="goal", author="e"),
+        written("GoalStated", line_id="L9", expected="goal", author="e"),
+        written("EvaluationSigned", as_of="2017-08-31", **signed),
+        written("EvaluationSigned", as_of="2018-01-01", **signed),
+        written("EvaluationSigned", as_of="2017-08-31", **{**signed, "digest": "0" * 64}),
+        record("GoalStated", {"expected": "goal", "author": "e"}),  # on budget.events
+    )
+    assert [a.event.event_type for a in decision.accepted] == [
+        "BudgetAuthorised", "PerformanceTargetSet", "DeviationExplained", "GoalStated",
+        "EvaluationSigned",
+    ]  # fmt: skip
+    assert {a.stream_id for a in decision.accepted[1:]} == {"department:D1"}
+    assert reasons(decision) == ["unknown_target", "unknown_budget_line", "as_of_outside_year",
+                                 "digest_mismatch", "wrong_topic"]  # fmt: skip
+    refused = {r.reason: r for r in decision.refused}
+    assert refused["unknown_target"].field == "data.target_id"
+    assert refused["as_of_outside_year"].message == (
+        "data.as_of: 2018-01-01 is outside fiscal year 2017"
+    )
+
+
+def test_a_department_stored_before_its_targets_were_kept_accepts_notes_on_any() -> None:
+    stored = {"department:D1": load_aggregate("department:D1", 4, {})}
+    note = written("DeviationExplained", target_id="T-OLD", text="why", author="e")
+    decision = decide([parse(note, TOPICS)], {}, stored, {})
+    assert [a.stream_version for a in decision.accepted] == [5] and not decision.refused
