@@ -434,7 +434,7 @@ class DeviationExplained(Envelope):
 
 
 class GoalStated(Envelope):
-    """The year's overall goal of a department or line (年度总体目标), as its evaluator states it."""
+    """The year's overall goal of a department or line (年度总体目标), as its evaluator puts it."""
 
     event_type: Literal["GoalStated"]
     data: GoalStatedData

@@ -11,6 +11,7 @@ here=$(dirname "$0")
 budget=${TOPIC_BUDGET_EVENTS:-budget.events}
 procurement=${TOPIC_PROCUREMENT_EVENTS:-procurement.events}
 cases=${TOPIC_CASE_EVENTS:-case.events}
+evaluation=${TOPIC_EVALUATION_EVENTS:-evaluation.events}
 journal=${TOPIC_LEDGER_JOURNAL:-ledger.journal}
 rejected=${TOPIC_LEDGER_REJECTED:-ledger.rejected}
 ledger_group=${LEDGER_GROUP_ID:-ledger}
@@ -29,7 +30,7 @@ acl --allow-principal User:cases --operation Write --operation Describe --topic 
 # The ledger: consumes the inbound topics in its group, publishes the journal and the
 # rejections, and reads their ends back (the relays' check that the broker kept them).
 acl --allow-principal User:ledger --operation Read --operation Describe \
-  --topic "$budget" --topic "$procurement" --topic "$cases"
+  --topic "$budget" --topic "$procurement" --topic "$cases" --topic "$evaluation"
 acl --allow-principal User:ledger --operation Read --group "$ledger_group"
 acl --allow-principal User:ledger --operation Write --operation Read --operation Describe \
   --topic "$journal" --topic "$rejected"
@@ -42,5 +43,6 @@ acl --allow-principal User:performance --operation Read --group "$performance_gr
 acl --allow-principal User:operator --operation Write --operation Describe \
   --topic "$budget" --topic "$procurement" --topic "$cases"
 
-# The gateway (reporting) reads PostgreSQL only: no Kafka principal, no ACL.
+# The gateway (reporting): writes what evaluators write (its mutations), nothing else.
+acl --allow-principal User:reporting --operation Write --operation Describe --topic "$evaluation"
 bash "$here/admin.sh" kafka-acls.sh --list

@@ -182,7 +182,7 @@ async def test_metrics_count_an_ingest_and_the_lags_return_to_zero(
         inbound = series(ledger, "kafka_consumer_lag")
         journal = series(performance, "kafka_consumer_lag")
         return (
-            len(inbound) == 3 * 4  # three inbound topics of 4 partitions, in group ledger
+            len(inbound) == len(Topics().inbound()) * 4  # inbound topics of 4 partitions
             and all(("group", "ledger") in labels for labels in inbound)
             and len(journal) == 4
             and all(("group", "performance") in labels for labels in journal)

@@ -108,7 +108,7 @@ def test_no_container_gets_every_secret() -> None:
     }
     assert passwords["ledger"] == {"LEDGER_KAFKA_PASSWORD", "LEDGER_DB_PASSWORD"}
     assert passwords["performance"] == {"PERFORMANCE_KAFKA_PASSWORD", "PERFORMANCE_DB_PASSWORD"}
-    assert passwords["reporting"] == {"REPORTING_DB_PASSWORD"}
+    assert passwords["reporting"] == {"REPORTING_KAFKA_PASSWORD", "REPORTING_DB_PASSWORD"}
 
 
 def test_the_services_run_under_their_own_roles_once_provisioned() -> None:
@@ -189,7 +189,7 @@ def test_each_client_logs_in_as_its_own_principal() -> None:
     internal, external = _jaas_users("internal"), _jaas_users("external")
     assert set(external) == {*UPSTREAM, "operator"}
     example = _example()
-    for container in ("topics", "ledger", "performance"):
+    for container in ("topics", "ledger", "performance", "reporting"):
         env = _environment(container)
         settings = KafkaSettings.model_validate(
             {k.lower(): v for k, v in env.items() if k.startswith("KAFKA_")}
@@ -200,7 +200,6 @@ def test_each_client_logs_in_as_its_own_principal() -> None:
         assert options["sasl_mechanism"] == "PLAIN"
         assert internal[user] == options["sasl_plain_password"]
         assert user == ("admin" if container == "topics" else container)
-    assert "KAFKA_SASL_USERNAME" not in _environment("reporting")
     assert example["KAFKA_ADMIN_PASSWORD"] == internal["admin"]
 
 
@@ -238,7 +237,8 @@ def _grants(commands: list[list[str]]) -> dict[str, set[tuple[str, str, str]]]:
 def test_the_acls_give_each_principal_what_it_needs_only(tmp_path: Path) -> None:
     topics = Topics()
     grants = _grants(_acl_commands(tmp_path))
-    inbound = [topics.budget_events, topics.procurement_events, topics.case_events]
+    upstream = [topics.budget_events, topics.procurement_events, topics.case_events]
+    inbound = [*upstream, topics.evaluation_events]
     out = [topics.ledger_journal, topics.ledger_rejected]
     ledger_group = LedgerSettings.model_fields["ledger_group_id"].default
     performance_group = PerformanceSettings.model_fields["performance_group_id"].default
@@ -255,8 +255,10 @@ def test_the_acls_give_each_principal_what_it_needs_only(tmp_path: Path) -> None
         ("topic", topics.ledger_journal, "Describe"),
         ("group", performance_group, "Read"),
     }
-    assert grants["operator"] == {("topic", t, op) for t in inbound for op in ("Write", "Describe")}
-    assert set(grants) == {*UPSTREAM, "ledger", "performance", "operator"}  # no gateway
+    publish = ("Write", "Describe")
+    assert grants["operator"] == {("topic", t, op) for t in upstream for op in publish}
+    assert grants["reporting"] == {("topic", topics.evaluation_events, op) for op in publish}
+    assert set(grants) == {*UPSTREAM, "ledger", "performance", "reporting", "operator"}
 
 
 def test_the_acls_follow_renamed_topics_and_groups(tmp_path: Path) -> None:

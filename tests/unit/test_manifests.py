@@ -40,7 +40,7 @@ SERVICES = {"ledger": 8001, "performance": 8002, "reporting": 8000}
 SECRET_KEYS = {  # container -> the Secret's keys it may read, and nothing else
     "ledger": {"LEDGER_DB_PASSWORD", "LEDGER_KAFKA_PASSWORD"},
     "performance": {"PERFORMANCE_DB_PASSWORD", "PERFORMANCE_KAFKA_PASSWORD"},
-    "reporting": {"REPORTING_DB_PASSWORD", "AUTH_JWT_SECRET"},
+    "reporting": {"REPORTING_DB_PASSWORD", "REPORTING_KAFKA_PASSWORD", "AUTH_JWT_SECRET"},
     "provision": {"DATABASE_ADMIN_PASSWORD", *(f"{s.upper()}_DB_PASSWORD" for s in SERVICES)},
     "topics": {"KAFKA_ADMIN_PASSWORD"},
     "replay": {"PERFORMANCE_DB_PASSWORD"},
