@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import os
-import re
 import shutil
 import ssl
 import subprocess
@@ -224,10 +222,36 @@ def chromium(url: str, profile: Path, screenshot: Path | None = None) -> str:
 
 
 def text_by_id(dom: str, element_id: str) -> str:
-    """The text of the element with this id in a rendered DOM."""
-    match = re.search(rf'id="{re.escape(element_id)}"[^>]*>([^<]*)<', dom)
-    assert match, f"no element #{element_id} on the page"
-    return html.unescape(match.group(1)).strip()
+    """The text of the element with this id in a rendered DOM, with that of the elements in
+    it (a figure that links to its evidence)."""
+
+    class Element(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tag: str | None = None
+            self.depth = 0  # of elements named like it, inside it
+            self.text: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if self.tag is None and self.text is None and ("id", element_id) in attrs:
+                self.tag, self.text = tag, ""
+            elif tag == self.tag:
+                self.depth += 1
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == self.tag:
+                self.depth -= 1
+                if self.depth < 0:
+                    self.tag = None
+
+        def handle_data(self, data: str) -> None:
+            if self.tag is not None and self.text is not None:
+                self.text += data
+
+    parser = Element()
+    parser.feed(dom)
+    assert parser.text is not None, f"no element #{element_id} on the page"
+    return parser.text.strip()
 
 
 def table_rows(dom: str, table_id: str) -> list[list[str]]:
