@@ -21,6 +21,7 @@ from services.ledger.domain import Aggregate
 # stored form and content hash it had (sent again, it is still identical content).
 LATER_FUNDING_SOURCE = frozenset({"BudgetAdjusted", "FundsArrived", "Disbursed"})
 
+NUL = "\x00"
 Coordinates = tuple[str, int, int, bytes]
 """Where a record was read and what it held: topic, partition, offset, sha256 of its value."""
 
@@ -70,6 +71,15 @@ class Refused:
     event_id: str | None = None
     department: str | None = None
     event_type: str | None = None  # when the record names a known one
+
+    def __post_init__(self) -> None:
+        # PostgreSQL's text holds neither U+0000 nor a lone surrogate (which json.loads reads
+        # from bytes): the record's own bytes keep what it held, and the texts stored with
+        # the refusal carry them escaped (an insert that failed on one stalled the partition)
+        for name in ("field", "message", "event_id", "department"):
+            if (value := getattr(self, name)) is not None:
+                escaped = value.replace(NUL, "\\u0000").encode("utf-8", "backslashreplace")
+                setattr(self, name, escaped.decode())
 
 
 @dataclass
@@ -141,6 +151,16 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
     # separators=(",", ":"), ensure_ascii=False) gives, made faster by pydantic-core and orjson)
     canonical = orjson.loads(event.model_dump_json())
+    if b"\\u0000" in record.value and (where := _nul_in(canonical)) is not None:
+        return Refused(
+            record,
+            "text_contains_nul",
+            where,
+            f"{where}: text must not contain the character U+0000",
+            event.event_id,
+            event.department,
+            event.event_type,
+        )
     if event.event_type in LATER_FUNDING_SOURCE:
         data = canonical["data"]
         if data.get("funding_source") == DEFAULT_FUNDING_SOURCE:
@@ -148,6 +168,23 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     payload = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     payload_text = payload.decode()
     return Parsed(record, event, payload_text, hashlib.sha256(payload).digest())
+
+
+def _nul_in(value: object, path: str = "") -> str | None:
+    """The path of the first string holding U+0000, which PostgreSQL's text and jsonb cannot
+    store; None if there is none."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        if (found := _nul_in(item, f"{path}.{key}" if path else str(key))) is not None:
+            return found
+    return None
 
 
 def _identity(raw: bytes) -> tuple[str | None, str | None, str | None]:
