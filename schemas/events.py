@@ -281,6 +281,9 @@ class CaseDispatchedData(CaseRef):
 # --- envelopes -------------------------------------------------------------------------------
 
 
+FISCAL_YEARS = range(2000, 2101)  # the years an event may belong to
+
+
 class Envelope(_Strict):
     """Fields every event carries; each event type narrows ``event_type`` and ``data``."""
 
@@ -294,7 +297,7 @@ class Envelope(_Strict):
         examples=["2017-08-31T16:00:00+08:00"],
     )
     department: DepartmentCode
-    fiscal_year: int = Field(ge=2000, le=2100)
+    fiscal_year: int = Field(ge=FISCAL_YEARS.start, le=FISCAL_YEARS.stop - 1)
     source: ShortText = Field(description="The publishing system", examples=["finance"])
     data: Any = Field(description="Type-specific fields; unknown fields are rejected")
 

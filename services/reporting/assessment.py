@@ -22,7 +22,7 @@ from typing import Any
 from services.reporting import scoring
 from services.reporting.case_figures import CaseFigures, case_figures
 from services.reporting.errors import UserInputError
-from services.reporting.evaluation import evaluation_day
+from services.reporting.evaluation import check_fiscal_year, evaluation_day
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,7 @@ def ranks(scores: dict[str, Decimal | None]) -> dict[str, int | None]:
 def periods(fiscal_year: int, month: int | None, as_of: date | None) -> list[tuple[Period, date]]:
     """The period asked and the day it counts to, then the period it is compared with (none
     before January) counted to its end."""
+    check_fiscal_year(fiscal_year)
     check_month(month)
     period = Period(fiscal_year, month)
     if as_of is not None:

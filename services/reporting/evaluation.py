@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from schemas.events import FISCAL_YEARS
 from schemas.money import CENT, rate
 from services.reporting import scoring
 from services.reporting.case_figures import CaseBreakdown, CaseFigures, Rate, Row, case_breakdown
@@ -30,6 +31,7 @@ def evaluation_day(as_of: date | None, fiscal_year: int, today: date) -> date:
     """The last day counted: asOf, which must lie in the fiscal year; without it, today (in
     the gateway's time zone): a past year's figures as they stand now, every deadline before
     today passed and every later one not yet."""
+    check_fiscal_year(fiscal_year)
     if as_of is None:
         return today
     if as_of.year != fiscal_year:
@@ -38,6 +40,14 @@ def evaluation_day(as_of: date | None, fiscal_year: int, today: date) -> date:
             f"({fiscal_year}-01-01 to {fiscal_year}-12-31)"
         )
     return as_of
+
+
+def check_fiscal_year(fiscal_year: int) -> None:
+    """A year events can belong to (docs/contract.md section 2), else the argument's error."""
+    if fiscal_year not in FISCAL_YEARS:
+        raise UserInputError(
+            f"fiscalYear {fiscal_year} is not between {FISCAL_YEARS[0]} and {FISCAL_YEARS[-1]}"
+        )
 
 
 def year_earlier(day: date) -> date:

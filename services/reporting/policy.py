@@ -6,6 +6,8 @@
 - Errors: the client reads user errors (syntax, validation, unknown department, bad date,
   ``FORBIDDEN``) as they are, logged in one line; any other error is masked to a short
   message with an id, which the log shows with its stack trace.
+- Texts: an argument or variable holding U+0000, which no text of PostgreSQL or of an event
+  can hold, is refused before anything runs (``BAD_USER_INPUT``, naming it).
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from functools import partial
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
+    ValueNode,
+    Visitor,
+    visit,
 )
 from graphql.validation import (
     ASTValidationRule,
@@ -83,6 +93,7 @@ class QueryLimits:
         return [
             partial(MaxTokensLimiter, max_token_count=self.max_tokens),
             partial(AddValidationRules, rules),
+            TextsWithoutNul,
             ToldOrMasked,
         ]
 
@@ -155,3 +166,49 @@ def _told_or_masked(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
     )
+
+
+NUL = "\x00"
+
+
+class TextsWithoutNul(SchemaExtension):
+    """Refuses a request whose argument or variable holds U+0000 before it runs."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        named = [f"${name}" for name, value in (context.variables or {}).items() if _has_nul(value)]
+        if "\\u" in (context.query or "") and context.graphql_document is not None:
+            arguments = _ArgumentsWithNul()
+            visit(context.graphql_document, arguments)
+            named += arguments.names
+        if named:
+            message = f"{', '.join(named)}: a text must not contain the character U+0000"
+            error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+            context.result = ExecutionResult(data=None, errors=[error])  # nothing is executed
+        yield
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
+class _ArgumentsWithNul(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if _literal_has_nul(node.value):
+            self.names.append(node.name.value)
+
+
+def _literal_has_nul(node: ValueNode) -> bool:
+    if isinstance(node, StringValueNode):
+        return NUL in node.value
+    if isinstance(node, ListValueNode):
+        return any(_literal_has_nul(v) for v in node.values)
+    return isinstance(node, ObjectValueNode) and any(_literal_has_nul(f.value) for f in node.fields)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.reporting.assessment import DEFAULT_SCHEME, Period, check_month, ranks, score
+from services.reporting.assessment import DEFAULT_SCHEME, Period, check_month, periods, ranks, score
 
 
 def test_a_month_counts_to_its_end_and_a_day_inside_it() -> None:
@@ -27,6 +27,8 @@ def test_a_month_counts_to_its_end_and_a_day_inside_it() -> None:
     assert year.previous() == Period(2015, None) and year.has_previous()
     with pytest.raises(ValueError, match="month 0 is not a month"):
         check_month(0)
+    with pytest.raises(ValueError, match="fiscalYear 0 is not between 2000 and 2100"):
+        periods(0, None, None)  # before any date of year 0 is made
 
 
 def test_points_are_capped_rounded_half_up_and_need_every_rate() -> None:

@@ -71,5 +71,8 @@ def test_days_and_years() -> None:
     assert e.evaluation_day(None, 2017, date(2026, 12, 2)) == date(2026, 12, 2)
     with pytest.raises(ValueError, match="outside fiscal year 2017"):
         e.evaluation_day(date(2016, 12, 31), 2017, date(2026, 12, 2))
+    for year in (0, 1999, 2101):  # years no event can belong to: no date arithmetic on them
+        with pytest.raises(e.UserInputError, match=f"fiscalYear {year} is not between 2000"):
+            e.evaluation_day(None, year, date(2026, 12, 2))
     key = e.DepartmentKey("D", 2016, date(2016, 2, 29), True)
     assert key.year_before() == e.DepartmentKey("D", 2015, date(2015, 2, 28), True)

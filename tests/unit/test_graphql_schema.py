@@ -68,3 +68,19 @@ def test_a_query_asked_again_is_not_validated_again(monkeypatch: pytest.MonkeyPa
         result = fresh.execute_sync("query AskedAgain { __typename }")
         assert result.errors is None
     assert len(costed) == 1
+
+
+def test_a_text_holding_nul_is_refused_before_anything_runs() -> None:
+    """No text of PostgreSQL or of an event can hold U+0000: a literal or a variable with it
+    is refused, named, before a resolver (and its database query) runs."""
+    literal = schema.execute_sync(
+        '{ departmentEvaluation(department: "GD\\u0000", fiscalYear: 2017) { department } }'
+    )
+    assert literal.data is None and literal.errors is not None
+    assert literal.errors[0].message == ("department: a text must not contain the character U+0000")
+    assert literal.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+    variable = schema.execute_sync(
+        "mutation($t: String!) { explainDeviation(targetId: $t, text: $t) { eventId } }",
+        variable_values={"t": "a\x00"},
+    )
+    assert variable.errors is not None and variable.errors[0].message.startswith("$t: ")
