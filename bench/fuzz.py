@@ -79,13 +79,7 @@ KEYS = (None, b"", b"\xff\xfe", b"x" * 10_000)
 def base_events(cases: int = 2_000) -> list[tuple[str, Event]]:
     """Valid events to mutate: the demo's budget year and schemes, its first cases, and the
     contract's example of every event type."""
-    shown = [
-        (
-            TOPIC_GROUP[t],
-            {**examples.ENVELOPE, "event_id": f"example-{t}", "event_type": t, "data": d},
-        )
-        for t, d in examples.DATA.items()
-    ]
+    shown = [(TOPIC_GROUP[e["event_type"]], e) for e in map(examples.example, examples.DATA)]
     return [
         *(("budget", e) for e in guandu2017.budget_events()),
         *(("case", e) for e in guandu2017.assessment_schemes()),

@@ -43,7 +43,7 @@ from bench.replay import measured
 from demo.publish import publish
 from deploy.infra import Broker, ServiceProcess, create_topics, free_port, start_postgres, wait_http
 from deploy.stack import pipeline_status
-from schemas.events import event_adapter
+from schemas.versions import event_adapter
 from services.common.settings import Topics
 from services.reporting.access import issue_token
 

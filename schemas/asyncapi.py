@@ -2,7 +2,7 @@
 with faststream. Its descriptions are the sentences of schemas/topics.py, which
 docs/contract.md carries word for word.
 
-The ledger receives the three inbound topics and sends ``ledger.journal`` and
+The ledger receives the four inbound topics and sends ``ledger.journal`` and
 ``ledger.rejected``. Its real subscriber reads raw records (so that it can reject any bytes
 with a reason); the operations here carry the message schemas for the document only.
 """
@@ -10,18 +10,16 @@ with a reason); the operations here carry the message schemas for the document o
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from pydantic import Field
 
 from schemas.events import (
     BUDGET_EVENTS,
     CASE_EVENTS,
     EVALUATION_EVENTS,
     PROCUREMENT_EVENTS,
-    Envelope,
 )
 from schemas.messages import JournalEntry, Rejection
 from schemas.topics import (
@@ -34,13 +32,7 @@ from schemas.topics import (
     SUMMARY,
     TOPIC_DEFAULTS,
 )
-
-
-def _union(models: tuple[type[Envelope], ...]) -> Any:
-    union: Any = models[0]
-    for model in models[1:]:
-        union = union | model
-    return Annotated[union, Field(discriminator="event_type")]
+from schemas.versions import EARLIER_VERSIONS, union_of
 
 
 def _receiver(payload: Any) -> Callable[[Any], Awaitable[None]]:
@@ -55,7 +47,7 @@ def document() -> dict[str, Any]:
     topics = TOPIC_DEFAULTS
     broker = KafkaBroker("127.0.0.1:9092", description="Kafka (KAFKA_BOOTSTRAP_SERVERS)")
     inbound = [
-        ("budget_events", BUDGET_EVENTS),
+        ("budget_events", BUDGET_EVENTS + EARLIER_VERSIONS),
         ("procurement_events", PROCUREMENT_EVENTS),
         ("case_events", CASE_EVENTS),
         ("evaluation_events", EVALUATION_EVENTS),
@@ -67,7 +59,7 @@ def document() -> dict[str, Any]:
             title=f"{topic}:receive",
             description=f"Published by {PUBLISHERS[name]}. {RECORD_VALUE} {RECORD_KEY} "
             f"{NOT_DROPPED} See docs/contract.md sections 1-3.",
-        )(_receiver(_union(models)))
+        )(_receiver(union_of(models)))
     broker.publisher(
         topics.ledger_journal,
         title=f"{topics.ledger_journal}:send",

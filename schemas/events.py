@@ -11,9 +11,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.money import (
@@ -115,13 +115,26 @@ class FundsTransferredData(_Strict):
     amount: PositiveMoney
 
 
+class Amount(_Strict):
+    """Money with its currency."""
+
+    value: PositiveMoney
+    currency: Literal["CNY"] = Field(description="ISO 4217; the ledger keeps yuan (CNY) only")
+
+
 class DisbursedData(_Strict):
     line_id: Identifier
-    amount: PositiveMoney
+    amount: Amount
     economic_class: str = Field(
-        pattern=r"^[0-9]{3,7}$",
-        description="GFS-style economic classification: 301 wages, 302 goods and services, ...",
-        examples=["301"],
+        pattern=r"^[0-9]{3}$",
+        description="GFS-style economic class (类): 301 wages, 302 goods and services, ...",
+        examples=["302"],
+    )
+    economic_item: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,4}$",
+        description="Its item (款), e.g. 01 of 30201; absent: the class as a whole",
+        examples=["01"],
     )
     spending_department: DepartmentCode | None = Field(
         None, description="Unit that spent the money (default: the event's department)"
@@ -130,6 +143,11 @@ class DisbursedData(_Strict):
     funding_source: FundingSource = Field(
         DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
     )
+
+    @property
+    def economic_code(self) -> str:
+        """Class and item as one code (30201): what version 1 carried, and the projections key."""
+        return self.economic_class + (self.economic_item or "")
 
 
 class DisbursementReversedData(_Strict):
@@ -338,9 +356,13 @@ class FundsTransferred(Envelope):
 
 
 class Disbursed(Envelope):
-    """Money spent from a line."""
+    """Money spent from a line. Version 2: the amount carries its currency, the economic class
+    is split into class and item; version 1 (DisbursedV1) is still accepted (schemas.versions)."""
 
     event_type: Literal["Disbursed"]
+    schema_version: Literal[2] = Field(  # type: ignore[assignment]
+        description="2; version 1 is schemas/json/DisbursedV1.json"
+    )
     data: DisbursedData
 
 
@@ -482,29 +504,3 @@ TOPIC_GROUP: dict[str, str] = {
     **{m.__name__: "case" for m in CASE_EVENTS},
     **{m.__name__: "evaluation" for m in EVALUATION_EVENTS},
 }
-
-AnyEvent: TypeAlias = Annotated[  # type: ignore[valid-type]
-    DepartmentRegistered
-    | BudgetAuthorised
-    | BudgetAdjusted
-    | FundsArrived
-    | FundsTransferred
-    | Disbursed
-    | DisbursementReversed
-    | PerformanceTargetSet
-    | OutputRecorded
-    | ProcurementPlanned
-    | ContractAwarded
-    | CaseReported
-    | CaseAccepted
-    | CaseFiled
-    | CaseDispatched
-    | CaseDisposed
-    | CaseClosed
-    | AssessmentSchemeSet
-    | DeviationExplained
-    | GoalStated
-    | EvaluationSigned,
-    Field(discriminator="event_type"),
-]
-event_adapter: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)

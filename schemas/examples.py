@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.versions import VERSIONS
+
 ENVELOPE: dict[str, Any] = {
     "schema_version": 1,
     "occurred_at": "2017-08-31T16:00:00+08:00",
@@ -35,8 +37,16 @@ DATA: dict[str, dict[str, Any]] = {
     },
     "Disbursed": {
         "line_id": "GD-CGJ-2017-ZHGD",
-        "amount": "120000.00",
+        "amount": {"value": "120000.00", "currency": "CNY"},
         "economic_class": "302",
+        "economic_item": "27",
+        "spending_department": "GD-SGB",
+        "purpose": "网格监督员劳务费",
+    },
+    "DisbursedV1": {
+        "line_id": "GD-CGJ-2017-ZHGD",
+        "amount": "120000.00",
+        "economic_class": "30227",
         "spending_department": "GD-SGB",
         "purpose": "网格监督员劳务费",
     },
@@ -105,11 +115,13 @@ DATA: dict[str, dict[str, Any]] = {
 }
 
 
-def example(event_type: str) -> dict[str, Any]:
-    """A complete example event of this type."""
+def example(name: str) -> dict[str, Any]:
+    """A complete example event of this model (an event type, or its version: DisbursedV1)."""
+    event_type = name.removesuffix("V1")
     return {
-        "event_id": f"example-{event_type}",
+        "event_id": f"example-{name}",
         "event_type": event_type,
         **ENVELOPE,
-        "data": DATA[event_type],
+        "schema_version": max(VERSIONS.get(name, (1,))),  # the current one; DisbursedV1: 1
+        "data": DATA[name],
     }

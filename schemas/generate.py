@@ -18,6 +18,7 @@ from schemas import asyncapi
 from schemas.events import ALL_EVENTS
 from schemas.examples import DATA, example
 from schemas.messages import JournalEntry, Rejection
+from schemas.versions import EARLIER_VERSIONS
 
 OUT = Path(__file__).parent / "json"
 
@@ -31,7 +32,7 @@ def _text(document: dict[str, Any]) -> str:
 
 
 def documents() -> dict[str, str]:
-    models: list[type[BaseModel]] = [*ALL_EVENTS, JournalEntry, Rejection]
+    models: list[type[BaseModel]] = [*ALL_EVENTS, *EARLIER_VERSIONS, JournalEntry, Rejection]
     files = {
         f"{model.__name__}.json": _text(
             _with_example(model.__name__, model.model_json_schema(mode="validation"))

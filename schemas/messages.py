@@ -7,8 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.events import DEFAULT_FUNDING_SOURCE, AnyEvent, FundingSource
+from schemas.events import DEFAULT_FUNDING_SOURCE, Disbursed, FundingSource
 from schemas.money import Money
+from schemas.versions import VERSIONS, AnyEvent
 
 
 class ReversedDisbursement(BaseModel):
@@ -23,6 +24,17 @@ class ReversedDisbursement(BaseModel):
     funding_source: FundingSource = Field(
         DEFAULT_FUNDING_SOURCE, description="The funding source it was spent from"
     )
+
+    @classmethod
+    def of(cls, event: Disbursed) -> ReversedDisbursement:
+        data = event.data
+        return cls(
+            line_id=data.line_id,
+            amount=data.amount.value,
+            economic_class=data.economic_code,
+            spending_department=data.spending_department or event.department,
+            funding_source=data.funding_source,
+        )
 
 
 class JournalContext(BaseModel):
@@ -107,14 +119,20 @@ def describe_validation_error(error: ValidationError) -> tuple[str, str | None, 
     # the first element of a discriminated union location is the event type tag itself
     if loc and loc[0][:1].isupper():
         loc = loc[1:]
+    tag = str(first["loc"][0]).split(".")[0] if first["loc"] else None  # the event type
     field = ".".join(loc) or None
     kind = first["type"]
-    if field == "schema_version" and kind == "literal_error":
-        reason = "unsupported_schema_version"
-    else:
-        reason = kind if kind in _OWN_REASONS else _PYDANTIC_REASONS.get(kind, "invalid_field")
+    reason = kind if kind in _OWN_REASONS else _PYDANTIC_REASONS.get(kind, "invalid_field")
     message = f"{field}: {first['msg']}" if field else first["msg"]
-    if kind == "union_tag_invalid":
-        message = "event_type: " + first["msg"]
+    if kind == "union_tag_not_found" and not isinstance(first["input"], dict):
+        reason, message = "not_an_object", "the record is not a JSON object"
+    elif field == "schema_version" and kind == "literal_error":
+        reason = "unsupported_schema_version"
+        versions = " and ".join(map(str, VERSIONS.get(tag or "", (1,))))
+        message = f"schema_version: {first['input']!r} is not a version of {tag} ({versions})"
+    elif kind == "union_tag_invalid":
         field = "event_type"
+        message = f"event_type: {first['ctx']['tag']!r} is not an event type of the contract"
+    elif kind == "union_tag_not_found":
+        message = "event_type: missing"
     return reason, field, message[:500]

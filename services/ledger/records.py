@@ -12,8 +12,9 @@ from functools import cached_property
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import DEFAULT_FUNDING_SOURCE, TOPIC_GROUP, Envelope, event_adapter
+from schemas.events import DEFAULT_FUNDING_SOURCE, TOPIC_GROUP, Envelope
 from schemas.messages import JournalContext, describe_validation_error
+from schemas.versions import event_adapter, upcast
 from services.ledger.domain import Aggregate
 
 # Event types that gained the optional data.funding_source after they were first published: the
@@ -167,7 +168,8 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
             del data["funding_source"]
     payload = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
     payload_text = payload.decode()
-    return Parsed(record, event, payload_text, hashlib.sha256(payload).digest())
+    # stored and hashed in the version it came in; judged in the current one
+    return Parsed(record, upcast(event), payload_text, hashlib.sha256(payload).digest())
 
 
 def _nul_in(value: object, path: str = "") -> str | None:

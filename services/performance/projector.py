@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from schemas import events as ev
 from schemas.messages import JournalContext, JournalEntry, ReversedDisbursement
+from schemas.versions import upcast
 from services.common.projections import (
     ASSESSMENT_SCHEMES,
     CASE_DAILY,
@@ -118,7 +119,7 @@ class BatchProjection:
     day: date = field(init=False)
 
     def apply(self, entry: JournalEntry) -> None:
-        event, context = entry.event, entry.context
+        event, context = upcast(entry.event), entry.context  # as journalled: any version
         self.position = entry.position
         self.at = event.occurred_at
         self.day = self.at.astimezone(self.timezone).date()
@@ -193,16 +194,14 @@ class BatchProjection:
     def on_FundsTransferred(self, event: ev.FundsTransferred, context: JournalContext) -> None:
         self._line(event.data.line_id, transferred=event.data.amount)
 
-    def _spend(
-        self, event: ev.Envelope, spent: ev.DisbursedData | ReversedDisbursement, sign: int
-    ) -> None:
+    def _spend(self, spent: ReversedDisbursement, sign: int) -> None:
         amount = spent.amount * sign  # a reversal: on the reversed one's source, negative
         self._line(spent.line_id, spent.funding_source, spent=amount)
-        spender = spent.spending_department or event.department
-        self.spending_daily[(spent.line_id, self.day, spent.economic_class, spender)] += amount
+        key = (spent.line_id, self.day, spent.economic_class, spent.spending_department)
+        self.spending_daily[key] += amount
 
     def on_Disbursed(self, event: ev.Disbursed, context: JournalContext) -> None:
-        self._spend(event, event.data, +1)
+        self._spend(ReversedDisbursement.of(event), +1)
 
     def on_DisbursementReversed(
         self, event: ev.DisbursementReversed, context: JournalContext
@@ -210,7 +209,7 @@ class BatchProjection:
         # the ledger attaches the reversed disbursement; the reversal counts on its own date
         if context.reversed is None:
             raise ValueError(f"{event.event_id}: the journal context names no reversed payment")
-        self._spend(event, context.reversed, -1)
+        self._spend(context.reversed, -1)
 
     def on_ProcurementPlanned(self, event: ev.ProcurementPlanned, context: JournalContext) -> None:
         self._line(event.data.line_id, procurement_planned=event.data.amount)

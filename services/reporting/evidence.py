@@ -35,7 +35,8 @@ class Part:
     case: bool = False  # the conditions read the case's row (c)
 
 
-AMOUNT = "(e.payload->'data'->>'amount')::numeric"
+# money as its version carries it: a string, or (Disbursed v2) an object with its value
+AMOUNT = "coalesce(e.payload #>> '{data,amount,value}', e.payload #>> '{data,amount}')::numeric"
 REVERSED = "(e.context->'reversed'->>'amount')::numeric"  # the disbursement it takes back
 PROCUREMENT_LINE = "coalesce(e.payload->'data'->>'line_id', e.context->>'line_id')"
 SANGONG = "{line} IN (SELECT line_id FROM lines WHERE sangong IS NOT NULL)"

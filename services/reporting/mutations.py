@@ -14,7 +14,8 @@ import strawberry
 from pydantic import ValidationError
 from strawberry.types import Info
 
-from schemas.events import Envelope, event_adapter, figures_digest
+from schemas.events import Envelope, figures_digest
+from schemas.versions import event_adapter
 from services.reporting.errors import UserInputError
 from services.reporting.evaluation import DepartmentKey, evaluation_day
 from services.reporting.loaders import Context

@@ -32,7 +32,9 @@ def judged(topic: str, value: bytes) -> Parsed | Refused:
         assert re.fullmatch(r"[a-z_]+", verdict.reason), verdict
         assert verdict.message, verdict
         for text in (verdict.field, verdict.message, verdict.event_id, verdict.department):
-            assert text is None or "\x00" not in text and text.encode(), verdict  # storable
+            if text is not None:  # storable by PostgreSQL
+                assert "\x00" not in text, verdict
+                text.encode()  # raises on a lone surrogate
     else:
         assert isinstance(verdict, Parsed)
         assert json.loads(verdict.payload)["event_id"] == verdict.event.event_id

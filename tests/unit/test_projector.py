@@ -13,7 +13,7 @@ from schemas.events import ALL_EVENTS, figures_digest
 from schemas.money import rate
 from services.common.projections import APPLIED_POSITIONS, TABLES
 from services.performance.projector import BatchProjection
-from tests.fakes_performance import entry
+from tests.fakes_performance import entry, typed
 
 
 def test_rates_round_half_up_to_four_places() -> None:
@@ -142,3 +142,24 @@ def test_the_rows_written_have_the_declared_columns() -> None:
     for table, rows in written.items():
         assert rows, table.name
         assert {len(row) for row in rows} == {len(table.columns)}, table.name
+
+
+def test_a_payment_folds_the_same_in_either_version() -> None:
+    """Disbursed v1 (one economic code, money as a string) and v2 (class and item, money with
+    its currency) of the same payment give the same rows, reversed or not."""
+    at, line = "2017-04-01T10:00:00+08:00", {"line_id": "L1", "spending_department": "D2"}
+    v1 = typed({"position": 1, "event": {"event_type": "Disbursed", "department": "D1",
+                "fiscal_year": 2017, "occurred_at": at,
+                "data": {**line, "amount": "60.00", "economic_class": "30211"}}})  # fmt: skip
+    v2_data = {**line, "amount": {"value": "60.00", "currency": "CNY"},
+               "economic_class": "302", "economic_item": "11"}  # fmt: skip
+    v2 = typed({"position": 1, "event": {**v1.event.model_dump(mode="json"), "schema_version": 2,
+                                         "data": v2_data}})  # fmt: skip
+    assert (v1.event.schema_version, v2.event.schema_version) == (1, 2)
+    folded = []
+    for payment in (v1, v2):
+        projection = BatchProjection(ZoneInfo("Asia/Shanghai"), {})
+        projection.apply(payment)
+        folded.append({table.name: rows for table, rows in projection.rows()})
+    assert folded[0] == folded[1]
+    assert ("L1", date(2017, 4, 1), "30211", "D2") in projection.spending_daily

@@ -275,17 +275,12 @@ class BudgetLine(Aggregate):
 
     def on_Disbursed(self, event: ev.Disbursed, refs: References) -> None:
         self.check_belongs(event)
-        self.check_disbursement(event.data.amount)
-        self.check_source_disbursement(event.data.funding_source, event.data.amount)
-        self.spent += event.data.amount
-        self._book(event.data.funding_source, spent=event.data.amount)
-        refs.disbursements[event.event_id] = ReversedDisbursement(
-            line_id=self.line_id,
-            amount=event.data.amount,
-            economic_class=event.data.economic_class,
-            spending_department=event.data.spending_department or event.department,
-            funding_source=event.data.funding_source,
-        )
+        amount = event.data.amount.value
+        self.check_disbursement(amount)
+        self.check_source_disbursement(event.data.funding_source, amount)
+        self.spent += amount
+        self._book(event.data.funding_source, spent=amount)
+        refs.disbursements[event.event_id] = ReversedDisbursement.of(event)
 
     def on_DisbursementReversed(
         self, event: ev.DisbursementReversed, refs: References

@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from schemas.events import DEFAULT_FUNDING_SOURCE
+from schemas.events import Disbursed
 from schemas.messages import ReversedDisbursement
+from schemas.versions import event_adapter, upcast
 from services.ledger.ports import ConcurrencyConflict
 from services.ledger.records import Coordinates, Decision, Held, InboundRecord
 from services.ledger.store.relay import notify_appended
@@ -144,21 +145,16 @@ class PostgresBatch:
             return {}
         rows = await self.conn.fetch(
             """
-            SELECT event_id, department, payload->'data' AS data FROM ledger.events
+            SELECT event_id, payload::text FROM ledger.events
             WHERE event_id = ANY($1::text[]) AND event_type = 'Disbursed'
             """,
             event_ids,
         )
         found = {}
-        for row in rows:
-            data = json.loads(row["data"])
-            found[row["event_id"]] = ReversedDisbursement(
-                line_id=data["line_id"],
-                amount=data["amount"],
-                economic_class=data["economic_class"],
-                spending_department=data.get("spending_department") or row["department"],
-                funding_source=data.get("funding_source", DEFAULT_FUNDING_SOURCE),
-            )
+        for row in rows:  # stored in the version it came in
+            event = upcast(event_adapter.validate_json(row["payload"]))
+            assert isinstance(event, Disbursed)
+            found[row["event_id"]] = ReversedDisbursement.of(event)
         return found
 
     async def load_streams(

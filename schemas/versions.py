@@ -1,0 +1,111 @@
+"""Event types as they travel, in every version (docs/contract.md section 3, "Versions").
+
+The union here is what the ledger validates each record against and what the journal
+carries: every current type of schemas.events, and the earlier versions still accepted
+(``DisbursedV1``). ``schema_version`` picks the version; one no type has is rejected as
+``unsupported_schema_version``, naming the versions there are.
+
+The event store keeps each event in the version it was published in (its canonical form and
+content hash, so "the same event again", depend on it); ``upcast`` turns an earlier version
+into the current one where an event is used: the ledger's rules (services/ledger/records.py)
+and the projections (services/performance/projector.py), which know only the current one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeAlias, Union
+
+from pydantic import Discriminator, Field, Tag, TypeAdapter
+
+from schemas.events import (
+    _FUNDING_SOURCE,
+    ALL_EVENTS,
+    DEFAULT_FUNDING_SOURCE,
+    DepartmentCode,
+    Disbursed,
+    Envelope,
+    FundingSource,
+    Identifier,
+    PositiveMoney,
+    Text,
+    _Strict,
+)
+
+
+class DisbursedDataV1(_Strict):
+    line_id: Identifier
+    amount: PositiveMoney = Field(description="Yuan (CNY)")
+    economic_class: str = Field(
+        pattern=r"^[0-9]{3,7}$",
+        description="GFS-style economic classification, class and item in one code: 301 wages, "
+        "302 goods and services, 30201 office expenses, ...",
+        examples=["301"],
+    )
+    spending_department: DepartmentCode | None = Field(
+        None, description="Unit that spent the money (default: the event's department)"
+    )
+    purpose: Text | None = None
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
+    )
+
+
+class DisbursedV1(Envelope):
+    """Money spent from a line, version 1 (still accepted; read as version 2)."""
+
+    event_type: Literal["Disbursed"]
+    data: DisbursedDataV1
+
+
+EARLIER_VERSIONS: tuple[type[Envelope], ...] = (DisbursedV1,)
+# event type -> its versions, for those with more than version 1
+VERSIONS: dict[str, tuple[int, ...]] = {"Disbursed": (1, 2)}
+
+
+def upcast(event: Envelope) -> Envelope:
+    """The event in the current version of its type (itself if it is)."""
+    if not isinstance(event, DisbursedV1):
+        return event
+    data = event.data
+    code = data.economic_class
+    return Disbursed.model_validate(
+        {
+            **event.model_dump(exclude={"schema_version", "data"}),
+            "schema_version": 2,
+            "data": {
+                **data.model_dump(exclude={"amount", "economic_class"}),
+                "amount": {"value": f"{data.amount:f}", "currency": "CNY"},
+                "economic_class": code[:3],
+                "economic_item": code[3:] or None,
+            },
+        }
+    )
+
+
+def _tag(value: Any) -> str | None:
+    """The union member of a record: its event type, and ".v1" for a version 1 of a type
+    that has later ones."""
+    if isinstance(value, dict):
+        event_type, version = value.get("event_type"), value.get("schema_version")
+    elif isinstance(value, Envelope):
+        event_type, version = value.event_type, value.schema_version
+    else:
+        return None
+    if event_type is None:
+        return None
+    if not isinstance(event_type, str):
+        return str(event_type)  # matches no member: an unknown event type
+    return f"{event_type}.v1" if event_type in VERSIONS and version == 1 else event_type
+
+
+def union_of(models: tuple[type[Envelope], ...]) -> Any:
+    """The models as one union, each picked by ``_tag``."""
+    tagged = tuple(
+        Annotated[m, Tag(f"{m.__name__[:-2]}.v1" if m in EARLIER_VERSIONS else m.__name__)]
+        for m in models
+    )
+    return Annotated[Union[tagged], Discriminator(_tag)]  # noqa: UP007
+
+
+AnyEvent: TypeAlias = union_of(ALL_EVENTS + EARLIER_VERSIONS)  # type: ignore[valid-type]
+event_adapter: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)
