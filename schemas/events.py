@@ -122,8 +122,20 @@ class Amount(_Strict):
     currency: Literal["CNY"] = Field(description="ISO 4217; the ledger keeps yuan (CNY) only")
 
 
-class DisbursedData(_Strict):
+class PaymentData(_Strict):
+    """What every version of Disbursed carries besides its amount and economic class."""
+
     line_id: Identifier
+    spending_department: DepartmentCode | None = Field(
+        None, description="Unit that spent the money (default: the event's department)"
+    )
+    purpose: Text | None = None
+    funding_source: FundingSource = Field(
+        DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
+    )
+
+
+class DisbursedData(PaymentData):
     amount: Amount
     economic_class: str = Field(
         pattern=r"^[0-9]{3}$",
@@ -135,13 +147,6 @@ class DisbursedData(_Strict):
         pattern=r"^[0-9]{1,4}$",
         description="Its item (款), e.g. 01 of 30201; absent: the class as a whole",
         examples=["01"],
-    )
-    spending_department: DepartmentCode | None = Field(
-        None, description="Unit that spent the money (default: the event's department)"
-    )
-    purpose: Text | None = None
-    funding_source: FundingSource = Field(
-        DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
     )
 
     @property

@@ -17,36 +17,16 @@ from typing import Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter
 
-from schemas.events import (
-    _FUNDING_SOURCE,
-    ALL_EVENTS,
-    DEFAULT_FUNDING_SOURCE,
-    DepartmentCode,
-    Disbursed,
-    Envelope,
-    FundingSource,
-    Identifier,
-    PositiveMoney,
-    Text,
-    _Strict,
-)
+from schemas.events import ALL_EVENTS, Disbursed, Envelope, PaymentData, PositiveMoney
 
 
-class DisbursedDataV1(_Strict):
-    line_id: Identifier
+class DisbursedDataV1(PaymentData):
     amount: PositiveMoney = Field(description="Yuan (CNY)")
     economic_class: str = Field(
         pattern=r"^[0-9]{3,7}$",
         description="GFS-style economic classification, class and item in one code: 301 wages, "
         "302 goods and services, 30201 office expenses, ...",
         examples=["301"],
-    )
-    spending_department: DepartmentCode | None = Field(
-        None, description="Unit that spent the money (default: the event's department)"
-    )
-    purpose: Text | None = None
-    funding_source: FundingSource = Field(
-        DEFAULT_FUNDING_SOURCE, description="The source spent from: " + _FUNDING_SOURCE
     )
 
 
