@@ -115,24 +115,24 @@ _PYDANTIC_REASONS = {
 def describe_validation_error(error: ValidationError) -> tuple[str, str | None, str]:
     """(reason code, field path, human message) for the first problem of a validation error."""
     first = error.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"]]
-    # the first element of a discriminated union location is the event type tag itself
-    if loc and loc[0][:1].isupper():
-        loc = loc[1:]
-    tag = str(first["loc"][0]).split(".")[0] if first["loc"] else None  # the event type
-    field = ".".join(loc) or None
-    kind = first["type"]
+    loc, kind = list(first["loc"]), first["type"]
+    # a location in the union starts with the event type, then (for a type with several
+    # versions) the version: neither is a field
+    tag = str(loc.pop(0)) if loc and str(loc[0])[:1].isupper() else None
+    if loc and isinstance(loc[0], int) and tag in VERSIONS:
+        loc.pop(0)
+    field = ".".join(map(str, loc)) or None
     reason = kind if kind in _OWN_REASONS else _PYDANTIC_REASONS.get(kind, "invalid_field")
     message = f"{field}: {first['msg']}" if field else first["msg"]
-    if kind == "union_tag_not_found" and not isinstance(first["input"], dict):
-        reason, message = "not_an_object", "the record is not a JSON object"
-    elif field == "schema_version" and kind == "literal_error":
-        reason = "unsupported_schema_version"
+    versioned = tag in VERSIONS and not loc  # the error is about which version
+    if versioned and kind == "union_tag_not_found":
+        reason, field, message = "missing_field", "schema_version", "schema_version: missing"
+    elif versioned or (field == "schema_version" and kind == "literal_error"):
+        given = first["input"].get("schema_version") if versioned else first["input"]
         versions = " and ".join(map(str, VERSIONS.get(tag or "", (1,))))
-        message = f"schema_version: {first['input']!r} is not a version of {tag} ({versions})"
+        reason, field = "unsupported_schema_version", "schema_version"
+        message = f"schema_version: {given!r} is not a version of {tag} ({versions})"
     elif kind == "union_tag_invalid":
+        message = "event_type: " + first["msg"]
         field = "event_type"
-        message = f"event_type: {first['ctx']['tag']!r} is not an event type of the contract"
-    elif kind == "union_tag_not_found":
-        message = "event_type: missing"
     return reason, field, message[:500]

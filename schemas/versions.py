@@ -2,8 +2,8 @@
 
 The union here is what the ledger validates each record against and what the journal
 carries: every current type of schemas.events, and the earlier versions still accepted
-(``DisbursedV1``). ``schema_version`` picks the version; one no type has is rejected as
-``unsupported_schema_version``, naming the versions there are.
+(``DisbursedV1``), picked by ``event_type`` and then ``schema_version``; a version its type
+does not have is rejected as ``unsupported_schema_version``, naming the versions there are.
 
 The event store keeps each event in the version it was published in (its canonical form and
 content hash, so "the same event again", depend on it); ``upcast`` turns an earlier version
@@ -13,9 +13,9 @@ and the projections (services/performance/projector.py), which know only the cur
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias, Union
+from typing import Annotated, Any, Literal, TypeAlias, Union, get_args
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from schemas.events import ALL_EVENTS, Disbursed, Envelope, PaymentData, PositiveMoney
 
@@ -62,29 +62,19 @@ def upcast(event: Envelope) -> Envelope:
     )
 
 
-def _tag(value: Any) -> str | None:
-    """The union member of a record: its event type, and ".v1" for a version 1 of a type
-    that has later ones."""
-    if isinstance(value, dict):
-        event_type, version = value.get("event_type"), value.get("schema_version")
-    elif isinstance(value, Envelope):
-        event_type, version = value.event_type, value.schema_version
-    else:
-        return None
-    if event_type is None:
-        return None
-    if not isinstance(event_type, str):
-        return str(event_type)  # matches no member: an unknown event type
-    return f"{event_type}.v1" if event_type in VERSIONS and version == 1 else event_type
-
-
 def union_of(models: tuple[type[Envelope], ...]) -> Any:
-    """The models as one union, each picked by ``_tag``."""
-    tagged = tuple(
-        Annotated[m, Tag(f"{m.__name__[:-2]}.v1" if m in EARLIER_VERSIONS else m.__name__)]
-        for m in models
-    )
-    return Annotated[Union[tagged], Discriminator(_tag)]  # noqa: UP007
+    """The models as one union picked by ``event_type``, the versions of a type by
+    ``schema_version`` within it (both in pydantic-core)."""
+    by_type: dict[str, list[type[Envelope]]] = {}
+    for model in models:
+        event_type = get_args(model.model_fields["event_type"].annotation)[0]
+        by_type.setdefault(event_type, []).append(model)
+    members = [
+        versions[0] if len(versions) == 1
+        else Annotated[Union[tuple(versions)], Field(discriminator="schema_version")]  # noqa: UP007
+        for versions in by_type.values()
+    ]  # fmt: skip
+    return Annotated[Union[tuple(members)], Field(discriminator="event_type")]  # noqa: UP007
 
 
 AnyEvent: TypeAlias = union_of(ALL_EVENTS + EARLIER_VERSIONS)  # type: ignore[valid-type]
