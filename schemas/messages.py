@@ -136,3 +136,23 @@ def describe_validation_error(error: ValidationError) -> tuple[str, str | None, 
         message = "event_type: " + first["msg"]
         field = "event_type"
     return reason, field, message[:500]
+
+
+NUL = "\x00"  # a character no text of PostgreSQL (text, jsonb) can hold
+
+
+def nul_path(value: object, path: str = "") -> str | None:
+    """The path of the first string holding U+0000, which PostgreSQL's text and jsonb cannot
+    store; None if there is none."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        if (found := nul_path(item, f"{path}.{key}" if path else str(key))) is not None:
+            return found
+    return None

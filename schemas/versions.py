@@ -38,8 +38,22 @@ class DisbursedV1(Envelope):
 
 
 EARLIER_VERSIONS: tuple[type[Envelope], ...] = (DisbursedV1,)
+
+
+def _by_type(models: tuple[type[Envelope], ...]) -> dict[str, list[type[Envelope]]]:
+    """The models of each event type, in the order given."""
+    found: dict[str, list[type[Envelope]]] = {}
+    for model in models:
+        found.setdefault(get_args(model.model_fields["event_type"].annotation)[0], []).append(model)
+    return found
+
+
 # event type -> its versions, for those with more than version 1
-VERSIONS: dict[str, tuple[int, ...]] = {"Disbursed": (1, 2)}
+VERSIONS: dict[str, tuple[int, ...]] = {
+    event_type: tuple(sorted(get_args(m.model_fields["schema_version"].annotation)[0] for m in ms))
+    for event_type, ms in _by_type(ALL_EVENTS + EARLIER_VERSIONS).items()
+    if len(ms) > 1
+}
 
 
 def upcast(event: Envelope) -> Envelope:
@@ -65,14 +79,10 @@ def upcast(event: Envelope) -> Envelope:
 def union_of(models: tuple[type[Envelope], ...]) -> Any:
     """The models as one union picked by ``event_type``, the versions of a type by
     ``schema_version`` within it (both in pydantic-core)."""
-    by_type: dict[str, list[type[Envelope]]] = {}
-    for model in models:
-        event_type = get_args(model.model_fields["event_type"].annotation)[0]
-        by_type.setdefault(event_type, []).append(model)
     members = [
         versions[0] if len(versions) == 1
         else Annotated[Union[tuple(versions)], Field(discriminator="schema_version")]  # noqa: UP007
-        for versions in by_type.values()
+        for versions in _by_type(models).values()
     ]  # fmt: skip
     return Annotated[Union[tuple(members)], Field(discriminator="event_type")]  # noqa: UP007
 

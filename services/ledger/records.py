@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.events import DEFAULT_FUNDING_SOURCE, TOPIC_GROUP, Envelope
-from schemas.messages import JournalContext, describe_validation_error
+from schemas.messages import NUL, JournalContext, describe_validation_error, nul_path
 from schemas.versions import event_adapter, upcast
 from services.ledger.domain import Aggregate
 
@@ -22,7 +22,6 @@ from services.ledger.domain import Aggregate
 # stored form and content hash it had (sent again, it is still identical content).
 LATER_FUNDING_SOURCE = frozenset({"BudgetAdjusted", "FundsArrived", "Disbursed"})
 
-NUL = "\x00"
 Coordinates = tuple[str, int, int, bytes]
 """Where a record was read and what it held: topic, partition, offset, sha256 of its value."""
 
@@ -152,7 +151,7 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
     # separators=(",", ":"), ensure_ascii=False) gives, made faster by pydantic-core and orjson)
     canonical = orjson.loads(event.model_dump_json())
-    if b"\\u0000" in record.value and (where := _nul_in(canonical)) is not None:
+    if b"\\u0000" in record.value and (where := nul_path(canonical)) is not None:
         return Refused(
             record,
             "text_contains_nul",
@@ -170,23 +169,6 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     payload_text = payload.decode()
     # stored and hashed in the version it came in; judged in the current one
     return Parsed(record, upcast(event), payload_text, hashlib.sha256(payload).digest())
-
-
-def _nul_in(value: object, path: str = "") -> str | None:
-    """The path of the first string holding U+0000, which PostgreSQL's text and jsonb cannot
-    store; None if there is none."""
-    if isinstance(value, str):
-        return path if NUL in value else None
-    if isinstance(value, dict):
-        items = list(value.items())
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    else:
-        return None
-    for key, item in items:
-        if (found := _nul_in(item, f"{path}.{key}" if path else str(key))) is not None:
-            return found
-    return None
 
 
 def _identity(raw: bytes) -> tuple[str | None, str | None, str | None]:

@@ -49,6 +49,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from schemas.messages import NUL, nul_path
 from services.reporting.errors import TOLD
 
 log = logging.getLogger("services.reporting")
@@ -168,15 +169,16 @@ def _told_or_masked(error: GraphQLError) -> GraphQLError:
     )
 
 
-NUL = "\x00"
-
-
 class TextsWithoutNul(SchemaExtension):
     """Refuses a request whose argument or variable holds U+0000 before it runs."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        named = [f"${name}" for name, value in (context.variables or {}).items() if _has_nul(value)]
+        named = [
+            f"${name}"
+            for name, value in (context.variables or {}).items()
+            if nul_path(value) is not None
+        ]
         if "\\u" in (context.query or "") and context.graphql_document is not None:
             arguments = _ArgumentsWithNul()
             visit(context.graphql_document, arguments)
@@ -186,14 +188,6 @@ class TextsWithoutNul(SchemaExtension):
             error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
             context.result = ExecutionResult(data=None, errors=[error])  # nothing is executed
         yield
-
-
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
-    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 class _ArgumentsWithNul(Visitor):
