@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint lock schemas clean chromium
+.PHONY: run test lint lock schemas clean chromium chaos
 
 # The whole dependency tree is pinned, with hashes, in requirements/*.lock (`make lock`):
 # dev.lock = runtime + extras dev and servers (the embedded PostgreSQL and Kafka-protocol
@@ -31,7 +31,7 @@ chromium:
 		$(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei poppler-utils >/dev/null; }
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas services deploy demo
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas services deploy demo bench
 	$(VENV)/bin/lint-imports
 
 # Re-resolve the lock files after a change to pyproject.toml's dependencies. Pins already in
@@ -44,6 +44,13 @@ lock:
 		$(PY) -m pip install --quiet uv==$(UV_VERSION); }
 	$(UV_COMPILE) --extra dev --extra servers -o requirements/dev.lock
 	$(UV_COMPILE) --constraint requirements/dev.lock -o requirements/runtime.lock
+
+# The chaos run (bench/chaos.py): `make chaos EVENTS=1000000 FAULTS=20 SEED=1`
+EVENTS ?= 100000
+FAULTS ?= 5
+SEED ?= 1
+chaos: $(VENV)/.installed
+	$(PY) -m bench.chaos --events $(EVENTS) --faults $(FAULTS) --seed $(SEED)
 
 schemas: $(VENV)/.installed
 	$(PY) -m schemas.generate

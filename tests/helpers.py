@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import ssl
@@ -18,10 +17,9 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from demo.publish import Offsets, publish
-from deploy.infra import ServiceProcess, free_port, kafka_options, wait_http
+from deploy.infra import ServiceProcess, free_port, wait_http
 from deploy.provision import provision
 from deploy.stack import wait_until_projected
 from tests import gateway
@@ -168,31 +166,6 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not met within {timeout} s")
         await asyncio.sleep(0.5)
-
-
-async def read_topic(
-    bootstrap: str, topic: str, at_least: int = 0, timeout: float = 60
-) -> list[dict[str, Any]]:
-    """Every JSON message of a topic from its beginning, in partition order: read until at
-    least ``at_least`` came (or ``timeout`` passed) and the topic then stayed idle 1.5 s."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        **kafka_options(None),  # a secured cluster's settings from the environment, if any
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=1500, max_records=10_000)
-            found += [json.loads(r.value) for records in batch.values() for r in records]
-            if not batch and (len(found) >= at_least or time.monotonic() > deadline):
-                return found
-    finally:
-        await consumer.stop()
 
 
 CHROMIUM_FLAGS = [  # what this closed network needs (see the machine notes)

@@ -6,7 +6,8 @@ admin clients) takes its security options from here, built from ``KafkaSettings`
 ``KafkaBroker(security=...)``, ``client_options`` for aiokafka's keyword arguments.
 
 The consumer services (ledger, performance) build their faststream broker and app here
-(``consumer_app``), with the same readiness (``consumer_checks``).
+(``consumer_app``), with the same readiness (``consumer_checks``), which includes the batch
+their handler keeps failing on, if any (``FailingBatch``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import dataclasses
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -28,13 +29,21 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Gauge
 
 from services.common import probes
 from services.common.probes import Check, NotReady, ProbeServer
 from services.common.settings import CommonSettings, KafkaSettings
 
 R = TypeVar("R")
+
+FAILED_ATTEMPTS = Gauge(
+    "consumer_batch_failed_attempts",
+    "Times in a row the consumer's handler failed on its current batch (0: the last batch "
+    "went through). It stays up while a batch that cannot be applied holds up its partitions: "
+    "it is consumed again and again, and nothing after it is applied",
+    ["service"],
+)
 
 SASL_SECURITY: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
     "PLAIN": SASLPlaintext,
@@ -170,6 +179,35 @@ def assigned(subscriber: Subscriber) -> Check:
     return check
 
 
+class FailingBatch:
+    """The batch a consumer's handler keeps failing on: counted in
+    consumer_batch_failed_attempts and, from ``after`` failures in a row, a failing
+    readiness check naming the batch and the error, until a batch goes through."""
+
+    def __init__(self, service: str, after: int = 3) -> None:
+        self.gauge = FAILED_ATTEMPTS.labels(service)
+        self.after, self.attempts, self.detail = after, 0, ""
+
+    @contextlib.contextmanager
+    def watching(self, batch: str) -> Iterator[None]:
+        """Around the handling of one batch; ``batch`` says which (where it starts)."""
+        try:
+            yield
+        except Exception as error:
+            self.attempts += 1
+            self.detail = f"{batch}: {type(error).__name__}: {error}"[:300]
+            self.gauge.set(self.attempts)
+            raise
+        self.attempts = 0
+        self.gauge.set(0)
+
+    async def check(self) -> str:
+        if self.attempts >= self.after:
+            raise NotReady(f"the batch at {self.detail} failed {self.attempts} times in a row "
+                           "(consumed again each time; nothing after it is applied)")  # fmt: skip
+        return f"{self.attempts} failed attempts at this batch" if self.attempts else "ok"
+
+
 class Watch(Protocol):
     async def reachable(self) -> str:
         """A readiness check: the broker answers (services.common.metrics.GroupWatch)."""
@@ -191,14 +229,17 @@ def consumer_checks(
     dsn: str,
     migrations: Path,
     subscriber: Subscriber,
+    failing: FailingBatch,
 ) -> dict[str, Check]:
     """A consumer service is ready when its database answers with every migration of its
-    folder applied, the broker answers, and its consumer has partitions assigned."""
+    folder applied, the broker answers, its consumer has partitions assigned, and its
+    handler is not stuck on a batch."""
     return {
         "database": probes.database(lambda: resources().pool),
         "migrations": probes.migrations(dsn, migrations),
         "broker": lambda: resources().watch.reachable(),
         "consumer": assigned(subscriber),
+        "batches": failing.check,
     }
 
 
@@ -209,22 +250,24 @@ def consumer_app(
     service: str,
     settings: CommonSettings,
     migrations: Path,
-    subscribe: Callable[[KafkaBroker, Opened[C]], Subscriber],
+    subscribe: Callable[[KafkaBroker, Opened[C], FailingBatch], Subscriber],
     open_resources: Callable[[], Awaitable[C]],
     close_resources: Callable[[C], Awaitable[None]],
     sock: socket.socket,
 ) -> FastStream:
     """A consumer service's faststream app: its broker (``consumer_broker``), whose
     subscribers, declared by ``subscribe`` before the app starts, reach the resources
-    through the ``Opened`` they are given; /healthz, /readyz (``consumer_checks``) and
-    /metrics served on ``sock``. The probe server starts first (/healthz answers while the
-    service connects), the resources open at startup and close after the broker stopped (so
-    that no batch is in flight), and the probe server stops last. faststream's handlers of
-    SIGTERM and SIGINT stop it all."""
+    through the ``Opened`` they are given and report their batches to the ``FailingBatch``
+    they are given; /healthz, /readyz (``consumer_checks``) and /metrics served on ``sock``.
+    The probe server starts first (/healthz answers while the service connects), the
+    resources open at startup and close after the broker stopped (so that no batch is in
+    flight), and the probe server stops last. faststream's handlers of SIGTERM and SIGINT
+    stop it all."""
     broker = consumer_broker(settings, service)
     opened: Opened[C] = Opened()
-    subscriber = subscribe(broker, opened)
-    checks = consumer_checks(opened, settings.database_url, migrations, subscriber)
+    failing = FailingBatch(service)
+    subscriber = subscribe(broker, opened, failing)
+    checks = consumer_checks(opened, settings.database_url, migrations, subscriber, failing)
     server = ProbeServer(sock, checks)
     app = FastStream(broker, logger=logging.getLogger(f"{service}.app"))
 

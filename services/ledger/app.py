@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from services.common.kafka import headers_dropped, undecoded
+from services.common.kafka import FailingBatch, headers_dropped, undecoded
 from services.ledger import observe
 from services.ledger.ingest import ingest_batch
 from services.ledger.ports import LedgerStore
@@ -26,9 +26,14 @@ log = logging.getLogger("ledger")
 
 
 def subscribe(
-    broker: KafkaBroker, settings: LedgerSettings, store: Callable[[], LedgerStore]
+    broker: KafkaBroker,
+    settings: LedgerSettings,
+    store: Callable[[], LedgerStore],
+    failing: FailingBatch,
 ) -> BatchSubscriber:
-    """Consume the inbound topics in batches, into the store (opened when the app starts)."""
+    """Consume the inbound topics in batches, into the store (opened when the app starts);
+    a batch that fails (its transaction rolled back) is consumed again, and ``failing``
+    knows while one does."""
     topic_groups, hold = _inbound(settings)
     subscriber = broker.subscriber(
         *topic_groups,
@@ -51,7 +56,9 @@ def subscribe(
             for r in message.raw_message  # type: ignore[union-attr]
         ]
         started = time.perf_counter()
-        decision = await ingest_batch(store(), records, topic_groups, hold)
+        first = records[0]  # a batch has a record at least
+        with failing.watching(f"{first.topic}[{first.partition}] offset {first.offset}"):
+            decision = await ingest_batch(store(), records, topic_groups, hold)
         observe.batch_done(len(records), time.perf_counter() - started)
         observe.decided(decision, records)
         log.debug(

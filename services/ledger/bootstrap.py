@@ -114,7 +114,9 @@ def build_app(settings: LedgerSettings, sock: socket.socket) -> FastStream:
         "ledger",
         settings,
         MIGRATIONS,
-        lambda broker, opened: subscribe(broker, settings, lambda: opened().store),
+        lambda broker, opened, failing: subscribe(
+            broker, settings, lambda: opened().store, failing
+        ),
         lambda: start(settings),
         disconnect,
         sock,

@@ -136,31 +136,23 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
         return event
     expected_group = topic_groups.get(record.topic)
     if TOPIC_GROUP[event.event_type] != expected_group:
-        return Refused(
-            record,
-            "wrong_topic",
-            "event_type",
-            f"event_type: {event.event_type} belongs on the {TOPIC_GROUP[event.event_type]} "
-            f"topic, not {record.topic!r}",
-            event.event_id,
-            event.department,
-            event.event_type,
-        )
+        home = TOPIC_GROUP[event.event_type]
+        message = f"{event.event_type} belongs on the {home} topic, not {record.topic!r}"
+        return _refused(record, event, "wrong_topic", "event_type", message)
+    deadline = getattr(event.data, "deadline_at", None)
+    for name, at in (("occurred_at", event.occurred_at), ("data.deadline_at", deadline)):
+        if at is not None and abs(at.year - event.fiscal_year) > 1:
+            year = event.fiscal_year
+            message = f"{at.isoformat()} is neither in fiscal year {year} nor in one beside it"
+            return _refused(record, event, "time_outside_fiscal_year", name, message)
     # Stored and hashed in one canonical form, so that "identical content" does not depend
     # on the key order or whitespace of the record, nor on the field order of our models.
     # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
     # separators=(",", ":"), ensure_ascii=False) gives, made faster by pydantic-core and orjson)
     canonical = orjson.loads(event.model_dump_json())
     if b"\\u0000" in record.value and (where := nul_path(canonical)) is not None:
-        return Refused(
-            record,
-            "text_contains_nul",
-            where,
-            f"{where}: text must not contain the character U+0000",
-            event.event_id,
-            event.department,
-            event.event_type,
-        )
+        message = "text must not contain the character U+0000"
+        return _refused(record, event, "text_contains_nul", where, message)
     if event.event_type in LATER_FUNDING_SOURCE:
         data = canonical["data"]
         if data.get("funding_source") == DEFAULT_FUNDING_SOURCE:
@@ -169,6 +161,21 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     payload_text = payload.decode()
     # stored and hashed in the version it came in; judged in the current one
     return Parsed(record, upcast(event), payload_text, hashlib.sha256(payload).digest())
+
+
+def _refused(
+    record: InboundRecord, event: Envelope, reason: str, field_path: str, message: str
+) -> Refused:
+    """A valid envelope refused by a rule of the record as a whole."""
+    return Refused(
+        record,
+        reason,
+        field_path,
+        f"{field_path}: {message}",
+        event.event_id,
+        event.department,
+        event.event_type,
+    )
 
 
 def _identity(raw: bytes) -> tuple[str | None, str | None, str | None]:

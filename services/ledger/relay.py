@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from services.ledger.store.rejections import rejections_after
 from services.ledger.store.relay import listen_appended, move_cursor, read_cursor, try_lead
 
 log = logging.getLogger("ledger.relay")
+RELAY_NAME = f"ledger relay (pid {os.getpid()})"  # the leadership connection's application_name
 
 
 @dataclass(frozen=True)
@@ -165,35 +167,59 @@ async def run_relays(
     check_interval: float,
 ) -> None:
     """Relay forever (until cancelled) while holding the relay leadership; ``kafka``: where
-    the topics are checked (the cluster ``producer`` publishes to)."""
-    leader = await asyncpg.connect(dsn)
-    try:
-        while not await try_lead(leader):
-            await asyncio.sleep(1.0)  # another ledger instance relays; take over if it dies
-        log.info("relay leadership acquired")
-        woken = asyncio.Event()
-        await listen_appended(leader, lambda *_: woken.set())
-        loop = asyncio.get_running_loop()
-        next_check = 0.0
-        while True:
-            woken.clear()
-            try:
-                if loop.time() >= next_check:
-                    for relay in relays:
-                        await relay.rewind_if_lost(pool, kafka)
-                    next_check = loop.time() + check_interval
-                published = 0
+    the topics are checked (the cluster ``producer`` publishes to). The leadership lives on
+    a connection of its own (named ``ledger relay (pid N)`` in pg_stat_activity): when the
+    database drops it (a restart), the lock is gone, so this instance stops relaying and
+    stands for election again."""
+    while True:
+        try:
+            leader = await asyncpg.connect(dsn, server_settings={"application_name": RELAY_NAME})
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("relay: database unreachable; trying again", exc_info=True)
+            await asyncio.sleep(1.0)
+            continue
+        try:
+            while not await try_lead(leader):
+                await asyncio.sleep(1.0)  # another ledger instance relays; take over if it dies
+            log.info("relay leadership acquired")
+            await _relay_while_leading(leader, pool, producer, relays, kafka, check_interval)
+            log.warning("relay leadership lost (its database connection closed); electing again")
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            log.warning("relay: database connection lost; electing again", exc_info=True)
+            await asyncio.sleep(1.0)
+        finally:
+            await leader.close()
+
+
+async def _relay_while_leading(
+    leader: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    relays: list[Relay],
+    kafka: KafkaSettings,
+    check_interval: float,
+) -> None:
+    woken = asyncio.Event()
+    await listen_appended(leader, lambda *_: woken.set())
+    loop = asyncio.get_running_loop()
+    next_check = 0.0
+    while not leader.is_closed():
+        woken.clear()
+        try:
+            if loop.time() >= next_check:
                 for relay in relays:
-                    published += await relay.publish_pending(pool, producer)
-            except Exception:  # broker or database hiccup: check the topics, retry from the cursor
-                log.exception("relay failed; retrying")
-                next_check = 0.0
-                await asyncio.sleep(1.0)
-                continue
-            if not published:
-                try:
-                    await asyncio.wait_for(woken.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-    finally:
-        await leader.close()
+                    await relay.rewind_if_lost(pool, kafka)
+                next_check = loop.time() + check_interval
+            published = 0
+            for relay in relays:
+                published += await relay.publish_pending(pool, producer)
+        except Exception:  # broker or database hiccup: check the topics, retry from the cursor
+            log.exception("relay failed; retrying")
+            next_check = 0.0
+            await asyncio.sleep(1.0)
+            continue
+        if not published:
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=1.0)
+            except TimeoutError:
+                pass

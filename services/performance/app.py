@@ -17,7 +17,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from schemas.messages import JournalEntry
 from services.common.event_store import collector_paused
-from services.common.kafka import undecoded
+from services.common.kafka import FailingBatch, undecoded
 from services.performance.handler import ProjectionStore, apply_entries
 from services.performance.settings import PerformanceSettings
 
@@ -25,9 +25,13 @@ log = logging.getLogger("performance")
 
 
 def subscribe(
-    broker: KafkaBroker, settings: PerformanceSettings, store: Callable[[], ProjectionStore]
+    broker: KafkaBroker,
+    settings: PerformanceSettings,
+    store: Callable[[], ProjectionStore],
+    failing: FailingBatch,
 ) -> BatchSubscriber:
-    """Consume the journal in batches, into the store (opened when the app starts)."""
+    """Consume the journal in batches, into the store (opened when the app starts); a batch
+    that fails is consumed again, and ``failing`` knows while one does."""
     timezone = ZoneInfo(settings.timezone)
     subscriber = broker.subscriber(
         settings.topics.ledger_journal,
@@ -47,18 +51,18 @@ def subscribe(
         records = cast(tuple[ConsumerRecord[bytes, bytes], ...], message.raw_message)  # a batch
         # the batch's entries and their fold are in no reference cycle: Python's collector
         # waits until they are freed (see collector_paused)
-        with collector_paused():
-            entries = [JournalEntry.model_validate_json(r.value) for r in records]
+        first = records[0]  # a batch has a record at least
+        where = f"{first.topic}[{first.partition}] offset {first.offset}"
+        with collector_paused(), failing.watching(where):
             try:
+                entries = [JournalEntry.model_validate_json(r.value) for r in records]
                 applied = await apply_entries(store(), entries, timezone)
             except Exception:
-                first, last = entries[0], entries[-1]  # a batch has a record at least
                 log.exception(
-                    "projection of %d journal entries failed (the batch is consumed again)",
-                    len(entries),
-                    extra={"position": first.position, "last_position": last.position,
-                           "event_id": first.event.event_id,
-                           "department": first.event.department},
+                    "projection of %d journal records failed (the batch is consumed again)",
+                    len(records),
+                    extra={"topic": first.topic, "partition": first.partition,
+                           "offset": first.offset, "last_offset": records[-1].offset},
                 )  # fmt: skip
                 raise
             del entries

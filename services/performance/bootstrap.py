@@ -76,7 +76,9 @@ def build_app(settings: PerformanceSettings, sock: socket.socket) -> FastStream:
         "performance",
         settings,
         MIGRATIONS,
-        lambda broker, opened: subscribe(broker, settings, lambda: opened().store),
+        lambda broker, opened, failing: subscribe(
+            broker, settings, lambda: opened().store, failing
+        ),
         lambda: start(settings),
         disconnect,
         sock,

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from deploy.infra import wait_http
+from deploy.infra import read_topic, wait_http
 from services.reporting.queries import lines
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch, read_topic
+from tests.helpers import Stack, fetch
 
 pytestmark = pytest.mark.integration
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from bench.compare import Snapshot, relayed, snapshot
+from bench.compare import compare as compare_runs
+from bench.workload import workload
 from demo.publish import Offsets, publish
 from deploy.infra import ServiceProcess, create_topics, wait_for_consumer_group
 from tests.conftest import KafkaTarget, create_database
-from tests.helpers import fetch, fresh_port, read_topic, wait_for
-from tests.workload import workload
+from tests.helpers import fetch, fresh_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,69 +47,19 @@ class LedgerRun:
         await wait_for_consumer_group(
             self.kafka.bootstrap, self.env["LEDGER_GROUP_ID"], offsets, 300
         )
+        await wait_for(lambda: relayed(self.dsn), timeout=120, what="journal relayed")
 
-        async def relayed() -> bool:
-            rows = await fetch(
-                self.dsn,
-                """SELECT (SELECT coalesce(max(position), 0) FROM ledger.events)
-                          = (SELECT position FROM ledger.relay_cursors WHERE name = 'journal')
-                          AS done""",
-            )
-            return bool(rows[0]["done"])
-
-        await wait_for(relayed, timeout=120, what="journal relayed")
-
-    async def store(self) -> dict[str, Any]:
-        events = await fetch(
-            self.dsn,
-            """SELECT event_id, stream_id, stream_version, content_hash, source_topic,
-                      source_partition, source_offset FROM ledger.events ORDER BY event_id""",
-        )
-        rejections = await fetch(
-            self.dsn,
-            """SELECT source_topic, source_partition, source_offset, reason, event_id
-               FROM ledger.rejections ORDER BY 1, 2, 3""",
-        )
-        return {"events": events, "rejections": rejections}
-
-    async def journal_as_applied(self) -> dict[str, list[str]]:
-        """Each department's journal as a consumer applies it (positions already seen are
-        skipped); it must equal the event store's order for that department."""
-        applied: dict[str, list[str]] = {}
-        last: dict[str, int] = {}
-        for entry in await read_topic(self.kafka.bootstrap, self.journal):
-            department = entry["event"]["department"]
-            if entry["position"] > last.get(department, 0):
-                last[department] = entry["position"]
-                applied.setdefault(department, []).append(entry["event"]["event_id"])
-        stored = await fetch(
-            self.dsn, "SELECT department, event_id FROM ledger.events ORDER BY position"
-        )
-        expected: dict[str, list[str]] = {}
-        for row in stored:
-            expected.setdefault(row["department"], []).append(row["event_id"])
-        assert applied == expected, f"{self.name}: the journal skips or reorders events"
-        return applied
-
-
-def per_topic(journal: dict[str, list[str]], store: dict[str, Any]) -> dict[tuple[str, str], list]:
-    """A department's journal split by source topic: the order the two runs must agree on
-    (records on different topics have no order between them)."""
-    topic_of = {e["event_id"]: e["source_topic"] for e in store["events"]}
-    split: dict[tuple[str, str], list[str]] = {}
-    for department, ids in journal.items():
-        for event_id in ids:
-            split.setdefault((department, topic_of[event_id]), []).append(event_id)
-    return split
+    async def snapshot(self) -> Snapshot:
+        return await snapshot(self.dsn, self.kafka.bootstrap, self.journal)
 
 
 async def compare(reference: LedgerRun, other: LedgerRun) -> None:
-    ref_store, other_store = await reference.store(), await other.store()
-    assert len(ref_store["events"]) > 0 and len(ref_store["rejections"]) > 0
-    assert other_store == ref_store
-    ref_journal = await reference.journal_as_applied()
-    other_journal = await other.journal_as_applied()
-    assert per_topic(other_journal, other_store) == per_topic(ref_journal, ref_store)
+    """The same verdicts, event store and journal per department and topic (records on
+    different topics have no order between them)."""
+    expected = await reference.snapshot()
+    assert expected.events and expected.rejections
+    found = compare_runs(expected, await other.snapshot())
+    assert found.equal, found
 
 
 async def setup(

@@ -280,7 +280,7 @@ async def test_readiness_follows_the_database(pg_dsn: str, database: str, stack:
     await stack.start_all()
     await wait_readiness(stack, services, failing=None)
     status, body = await ready(stack.url("ledger", "/readyz"))
-    assert set(body["checks"]) == {"database", "migrations", "broker", "consumer"}
+    assert set(body["checks"]) == {"database", "migrations", "broker", "consumer", "batches"}
     assert all(check["ok"] for check in body["checks"].values())
 
     await allow_connections(pg_dsn, database, False)
@@ -294,6 +294,33 @@ async def test_readiness_follows_the_database(pg_dsn: str, database: str, stack:
     finally:
         await allow_connections(pg_dsn, database, True)
     await wait_readiness(stack, services, failing=None)
+
+
+async def test_a_batch_that_cannot_be_applied_shows_in_readiness_and_metrics(
+    kafka: KafkaTarget, stack: Stack
+) -> None:
+    await stack.start_all()
+    await wait_readiness(stack, ["ledger", "performance"], failing=None)
+    # a record on the journal that is no journal entry (the ledger writes none: another
+    # client did): the projections stop there rather than skip what may be an event
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            kafka.topics.ledger_journal, b'{"position": "one"}', partition=0
+        )
+    finally:
+        await producer.stop()
+    await wait_readiness(stack, ["performance"], failing="batches")
+    _, body = await ready(stack.url("performance", "/readyz"))
+    detail = body["checks"]["batches"]["detail"]
+    assert detail.startswith(
+        f"the batch at {kafka.topics.ledger_journal}[0] offset 0: ValidationError"
+    )
+    samples = await scrape(stack.url("performance", "/metrics"))
+    assert total(samples, "consumer_batch_failed_attempts", service="performance") >= 3
+    _, body = await ready(stack.url("ledger", "/readyz"))  # the ledger goes on
+    assert body["checks"]["batches"] == {"ok": True, "detail": "ok"}
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from demo import guandu2017 as demo
-from deploy.infra import create_topics
+from deploy.infra import create_topics, read_topic
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch, read_topic, wait_for
+from tests.helpers import Stack, fetch, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from demo import guandu2017 as demo
+from deploy.infra import read_topic
 from tests.conftest import KafkaTarget
-from tests.helpers import Stack, fetch, read_topic, wait_for
+from tests.helpers import Stack, fetch, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from schemas.events import figures_digest
 from schemas.messages import JournalContext
 from services.ledger.domain import load_aggregate
 from services.ledger.judge import decide
-from services.ledger.records import Decision, InboundRecord, Refused, parse
+from services.ledger.records import Decision, InboundRecord, Parsed, Refused, parse
 
 TOPICS = {"budget.events": "budget", "procurement.events": "procurement", "case.events": "case",
           "evaluation.events": "evaluation"}  # fmt: skip
@@ -27,12 +27,13 @@ def record(
     department: str = "D1",
     topic: str = "budget.events",
     fiscal_year: int = 2017,
+    occurred_at: str = "2017-05-01T10:00:00+08:00",
 ) -> InboundRecord:
     event = {
         "event_id": event_id or f"e{next(_offsets)}",
         "event_type": event_type,
         "schema_version": 1,
-        "occurred_at": "2017-05-01T10:00:00+08:00",
+        "occurred_at": occurred_at,
         "department": department,
         "fiscal_year": fiscal_year,
         "source": "test",
@@ -192,6 +193,31 @@ def test_events_must_come_on_their_topic() -> None:
         )
     )
     assert reasons(decision) == ["wrong_topic"]
+
+
+def test_times_lie_in_the_fiscal_year_or_one_beside_it() -> None:
+    def on(occurred_at: str, deadline_at: str = "2017-06-30T18:00:00+08:00") -> InboundRecord:
+        data = {"case_id": "C1", "deadline_at": deadline_at}
+        return record("CaseFiled", data, topic="case.events", occurred_at=occurred_at)
+
+    for accepted in ("2016-12-20T10:00:00+08:00", "2018-03-31T23:59:59+08:00"):  # 预算, 决算
+        assert isinstance(parse(on(accepted), TOPICS), Parsed)
+    refused = [
+        parse(r, TOPICS)
+        for r in (
+            on("9999-12-31T23:59:59Z"),  # its day in Beijing is beyond any date
+            on("2015-12-31T23:59:59+08:00"),
+            on("2017-06-01T10:00:00+08:00", deadline_at="0001-01-01T00:00:00Z"),
+        )
+    ]
+    assert [(r.reason, r.field) for r in refused] == [
+        ("time_outside_fiscal_year", "occurred_at"),
+        ("time_outside_fiscal_year", "occurred_at"),
+        ("time_outside_fiscal_year", "data.deadline_at"),
+    ]
+    assert refused[0].message == (
+        "occurred_at: 9999-12-31T23:59:59+00:00 is neither in fiscal year 2017 nor in one beside it"
+    )
 
 
 def test_procurement_contracts_stay_within_plan() -> None:

@@ -23,6 +23,7 @@ README = ROOT / "README.md"
 
 # what the services export (Prometheus names); a histogram is queried by its series
 COUNTERS_AND_GAUGES = {
+    "consumer_batch_failed_attempts",
     "ledger_events_total",
     "ledger_rejected_total",
     "kafka_consumer_lag",
