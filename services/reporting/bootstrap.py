@@ -26,7 +26,7 @@ from services.common.event_store import projection_lag
 from services.common.logs import setup_logging
 from services.common.projections import LIVE
 from services.reporting.access import TokenVerifier
-from services.reporting.app import Authenticate, routes
+from services.reporting.app import Admission, Authenticate, routes
 from services.reporting.cache import FiguresCache
 from services.reporting.observe import Observe
 from services.reporting.page import error_page
@@ -132,6 +132,7 @@ def build_app(settings: ReportingSettings) -> Starlette:
         routes=served,
         middleware=[
             Middleware(Observe, routes=served),  # outermost: refusals are counted too
+            Middleware(Admission, limit=settings.gateway_max_in_flight),
             Middleware(Authenticate, verifier=tokens, max_bytes=settings.graphql_max_bytes),
         ],
         lifespan=lifespan,

@@ -39,6 +39,12 @@ class ReportingSettings(CommonSettings):
     graphql_max_tokens: int = Field(5000, ge=1)
     graphql_max_cost: int = Field(1500, ge=1)
     graphql_max_bytes: int = Field(65536, ge=1, description="Largest request body accepted")
+    gateway_max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Requests answered at once (/healthz, /readyz, /metrics aside); one more is "
+        "answered 503 with Retry-After: 1 at once (GATEWAY_MAX_IN_FLIGHT)",
+    )
 
     @model_validator(mode="after")
     def _authenticated(self) -> "ReportingSettings":

@@ -1,20 +1,26 @@
 """The ledger's parser under generated input: whatever the record holds (bench/fuzz.py's
-mutations of valid envelopes, any JSON in any field, any bytes), ``parse`` answers with the
-event or a refusal that has a reason and a message; it never raises."""
+mutations of valid envelopes, any JSON in any field, any bytes, and atheris' coverage-guided
+mutations), ``parse`` answers with the event or a refusal that has a reason and a message; it
+never raises."""
 
 from __future__ import annotations
 
 import json
 import random
-import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import fuzz
+from bench.fuzz import judged
+from deploy.infra import REPO
 from services.common.settings import Topics
-from services.ledger.records import InboundRecord, Parsed, Refused, parse
+from services.ledger.records import Refused
 
 BASE = fuzz.base_events(cases=200)
 TOPICS = Topics().inbound()
@@ -24,21 +30,6 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner),
     max_leaves=20,
 )
-
-
-def judged(topic: str, value: bytes) -> Parsed | Refused:
-    verdict = parse(InboundRecord(topic, 0, 0, value), TOPICS)
-    if isinstance(verdict, Refused):
-        assert re.fullmatch(r"[a-z_]+", verdict.reason), verdict
-        assert verdict.message, verdict
-        for text in (verdict.field, verdict.message, verdict.event_id, verdict.department):
-            if text is not None:  # storable by PostgreSQL
-                assert "\x00" not in text, verdict
-                text.encode()  # raises on a lone surrogate
-    else:
-        assert isinstance(verdict, Parsed)
-        assert json.loads(verdict.payload)["event_id"] == verdict.event.event_id
-    return verdict
 
 
 @settings(max_examples=300, deadline=None)
@@ -80,3 +71,18 @@ def test_what_postgresql_cannot_store_is_refused_or_escaped() -> None:
     raw = json.dumps({**event, "event_id": "a-b"}).encode().replace(b"a-b", b"a\xed\xa0\x80")
     surrogate = judged(TOPIC_OF[group], raw)
     assert isinstance(surrogate, Refused) and surrogate.event_id == "a\\ud800"
+
+
+def test_coverage_guided_fuzzing_finds_nothing(tmp_path: Path) -> None:
+    """bench/parse_fuzz.py: atheris (libFuzzer) mutates the seed corpus of valid records
+    towards new paths of the instrumented parser; any exception or broken verdict would stop
+    it with exit code 1 and the input saved."""
+    pytest.importorskip("atheris")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.parse_fuzz", "-atheris_runs=100000", "-seed=2017",
+         f"-artifact_prefix={tmp_path}/"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Done 100000 runs" in run.stderr or "Done 100000 in" in run.stderr, run.stderr[-3000:]
+    assert not list(tmp_path.iterdir())
