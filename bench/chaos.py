@@ -57,6 +57,7 @@ from deploy.infra import (
 )
 from deploy.stack import wait_until_projected
 from services.common.settings import Topics
+from services.ledger.store.relay import relay_leader
 from services.reporting.access import issue_token
 
 console = Console(soft_wrap=True)
@@ -173,11 +174,6 @@ def _with_database(dsn: str, database: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
 
 
-RELAY_LEADER = """SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                  WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()
-                    AND a.application_name LIKE 'ledger relay (pid %'"""
-
-
 @dataclass
 class Chaos:
     """The faults, struck one after another against a side while its upstream publishes; and
@@ -233,10 +229,9 @@ class Chaos:
     async def _kill_relay_leader(self) -> str:
         conn = await asyncpg.connect(self.side.dsn)
         try:
-            name = await conn.fetchval(RELAY_LEADER)
+            pid = await relay_leader(conn)
         finally:
             await conn.close()
-        pid = int(name.removeprefix("ledger relay (pid ").rstrip(")")) if name else None
         for label in self._ledgers():
             process = self.side.processes[label].process
             if process is not None and process.pid == pid:
@@ -346,8 +341,11 @@ def report(events: int, faults: int, reference: Outcome, tested: Outcome, exits:
     console.print(
         f"  event store {_equal(found.store_equal)}, journal per department "
         f"{_equal(found.journal_equal)}, the gateway's figures {_equal(figures_equal)}; "
-        f"processes that exited on their own: {', '.join(exits) or 'none'}"
+        "processes that exited on their own: "
+        + (", ".join(f"{what} x{n}" for what, n in Counter(exits).items()) or "none")
     )
+    for difference in found.differences:
+        console.print(f"  {difference}"[:2000], style="red", markup=False)
     console.print(
         f"events {events}, faults {faults}, lost {found.lost}, double {found.double}, "
         f"digest {_equal(found.digest_equal)}"

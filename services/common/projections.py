@@ -292,22 +292,36 @@ _DIGESTED = {  # how a cell is written into the digest: numbers by value, times 
 
 
 async def digest(
-    conn: asyncpg.Connection, fiscal_year: int, department: str | None = None, schema: str = LIVE
+    conn: asyncpg.Connection,
+    fiscal_year: int,
+    department: str | None = None,
+    schema: str = LIVE,
+    ranked: bool = False,
 ) -> str:
     """A stable hash (sha256, hex) of a year's projection rows, in key order: equal digests,
-    equal projections. Numbers are compared by value (1.50 = 1.5), times in UTC."""
+    equal projections. Numbers are compared by value (1.50 = 1.5), times in UTC. ``ranked``:
+    a journal position kept in a row (the schemes', the signatures') counts by its rank in
+    its department instead: what two ledgers agree on when they read the same records (the
+    positions themselves depend on how each interleaved the partitions)."""
     parts = []
     for table in YEAR_TABLES:
+        rows = f"SELECT * FROM {schema}.{table.name} t WHERE {table.of_year(schema)}"
+        named = {}
+        if ranked and "position" in table.key_names:
+            rows = f"""SELECT t.*, rank() OVER (PARTITION BY t.department ORDER BY t.position)
+                       AS position_rank FROM ({rows}) t"""
+            named = {"position": "position_rank"}
         cells = ", ".join(
-            f"coalesce(({_DIGESTED.get(c.sql_type, 't.{}').format(c.name)})::text, '∅')"
+            f"coalesce(({_DIGESTED.get(c.sql_type, 't.{}').format(named.get(c.name, c.name))})"
+            "::text, '∅')"
             for c in table.columns
         )
-        order = ", ".join(f"t.{c}" for c in table.key_names)
+        order = ", ".join(f"t.{named.get(c, c)}" for c in table.key_names)
         part = await conn.fetchval(
             f"""SELECT encode(sha256(convert_to(coalesce(
                     string_agg(concat_ws('|', {cells}), E'\\n' ORDER BY {order}),
                     ''), 'UTF8')), 'hex')
-                FROM {schema}.{table.name} t WHERE {table.of_year(schema)}""",
+                FROM ({rows}) t""",
             fiscal_year,
             department,
         )

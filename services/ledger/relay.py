@@ -28,10 +28,15 @@ from services.common.kafka import client_options
 from services.common.settings import KafkaSettings
 from services.ledger import observe
 from services.ledger.store.rejections import rejections_after
-from services.ledger.store.relay import listen_appended, move_cursor, read_cursor, try_lead
+from services.ledger.store.relay import (
+    leader_name,
+    listen_appended,
+    move_cursor,
+    read_cursor,
+    try_lead,
+)
 
 log = logging.getLogger("ledger.relay")
-RELAY_NAME = f"ledger relay (pid {os.getpid()})"  # the leadership connection's application_name
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,8 @@ async def run_relays(
     stands for election again."""
     while True:
         try:
-            leader = await asyncpg.connect(dsn, server_settings={"application_name": RELAY_NAME})
+            name = leader_name(os.getpid())
+            leader = await asyncpg.connect(dsn, server_settings={"application_name": name})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.warning("relay: database unreachable; trying again", exc_info=True)
             await asyncio.sleep(1.0)
@@ -184,7 +190,7 @@ async def run_relays(
             log.info("relay leadership acquired")
             await _relay_while_leading(leader, pool, producer, relays, kafka, check_interval)
             log.warning("relay leadership lost (its database connection closed); electing again")
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # the server went away
             log.warning("relay: database connection lost; electing again", exc_info=True)
             await asyncio.sleep(1.0)
         finally:

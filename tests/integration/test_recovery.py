@@ -1,4 +1,5 @@
-"""Out-of-order arrival across topics, and the journal re-published after the broker lost it."""
+"""Out-of-order arrival across topics, the journal re-published after the broker lost it, and
+the relay elected again after the database dropped its connections."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 
 from demo import guandu2017 as demo
-from deploy.infra import create_topics, read_topic
+from deploy.infra import create_topics, read_topic, wait_http
+from services.ledger.store.relay import relay_leader
 from tests.conftest import KafkaTarget
 from tests.helpers import Stack, fetch, wait_for
 
@@ -143,3 +146,50 @@ async def test_the_journal_is_published_again_after_the_broker_lost_it(
     await wait_for(twice, timeout=120, what="journal re-published by hand")
     await asyncio.sleep(3)
     assert await stack.query(FIGURES) == after_arrival
+
+
+async def leader(database: str) -> int | None:
+    conn = await asyncpg.connect(database)
+    try:
+        return await relay_leader(conn)
+    finally:
+        await conn.close()
+
+
+async def test_the_relay_is_elected_again_after_the_database_dropped_its_connections(
+    database: str, kafka: KafkaTarget, stack: Stack
+) -> None:
+    ledgers = [stack.start("ledger"), stack.start("ledger", as_name="ledger-2")]
+    for label, process in zip(("ledger", "ledger-2"), ledgers, strict=True):
+        await wait_http(stack.url(label, "/readyz"), process=process)
+    pids = {p.process.pid: p for p in ledgers if p.process is not None}
+
+    async def led() -> bool:
+        return await leader(database) in pids
+
+    await wait_for(led, timeout=60, what="a relay leader")
+    # the database ends the relay's sessions, the leader's and the one waiting to lead (as a
+    # restart does): both stand for election again
+    await fetch(
+        database,
+        """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND application_name LIKE 'ledger relay (pid %'""",
+    )
+    await asyncio.sleep(3)
+    await wait_for(led, timeout=60, what="a relay leader again")
+    leading = await leader(database)
+    assert leading is not None
+    pids[leading].kill()  # the other one takes over
+    (other,) = set(pids) - {leading}
+
+    async def took_over() -> bool:
+        return await leader(database) == other
+
+    await wait_for(took_over, timeout=60, what="the other instance leading")
+    budget = list(demo.budget_events())[:5]
+    await stack.publish(("budget", e) for e in budget)
+
+    async def relayed() -> bool:
+        return await journal_positions(kafka) == list(range(1, len(budget) + 1))
+
+    await wait_for(relayed, timeout=60, what="the journal relayed by the new leader")

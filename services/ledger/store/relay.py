@@ -22,8 +22,27 @@ async def listen_appended(conn: asyncpg.Connection, callback: Callable[..., Any]
 
 
 async def try_lead(conn: asyncpg.Connection) -> bool:
-    """Take the relay leadership (a session lock, released if the connection dies) if free."""
+    """Take the relay leadership (a session lock, released if the connection dies) if free.
+    The connection is named ``leader_name()``: ``relay_leader`` finds who holds it."""
     return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('ledger.relay'))"))
+
+
+LEADER_PREFIX = "ledger relay (pid "
+
+
+def leader_name(pid: int) -> str:
+    """The application_name of the leadership connection of the ledger process ``pid``."""
+    return f"{LEADER_PREFIX}{pid})"
+
+
+async def relay_leader(conn: asyncpg.Connection) -> int | None:
+    """The OS pid of the ledger process that holds the relay leadership (None: none now)."""
+    name = await conn.fetchval(
+        """SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()
+             AND a.application_name LIKE 'ledger relay (pid %'"""
+    )
+    return int(name.removeprefix(LEADER_PREFIX).removesuffix(")")) if name else None
 
 
 async def read_cursor(conn: asyncpg.Connection, name: str) -> int:
