@@ -12,7 +12,7 @@ from functools import cached_property
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import DEFAULT_FUNDING_SOURCE, TOPIC_GROUP, Envelope
+from schemas.events import DEFAULT_FUNDING_SOURCE, FISCAL_YEARS, TOPIC_GROUP, Envelope
 from schemas.messages import NUL, JournalContext, describe_validation_error, nul_path
 from schemas.versions import event_adapter, upcast
 from services.ledger.domain import Aggregate
@@ -139,12 +139,8 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
         home = TOPIC_GROUP[event.event_type]
         message = f"{event.event_type} belongs on the {home} topic, not {record.topic!r}"
         return _refused(record, event, "wrong_topic", "event_type", message)
-    deadline = getattr(event.data, "deadline_at", None)
-    for name, at in (("occurred_at", event.occurred_at), ("data.deadline_at", deadline)):
-        if at is not None and abs(at.year - event.fiscal_year) > 1:
-            year = event.fiscal_year
-            message = f"{at.isoformat()} is neither in fiscal year {year} nor in one beside it"
-            return _refused(record, event, "time_outside_fiscal_year", name, message)
+    if (outside := _time_outside_its_years(event)) is not None:
+        return _refused(record, event, "time_outside_fiscal_year", *outside)
     # Stored and hashed in one canonical form, so that "identical content" does not depend
     # on the key order or whitespace of the record, nor on the field order of our models.
     # (compact, keys sorted, non-ASCII as is: the bytes json.dumps(..., sort_keys=True,
@@ -161,6 +157,21 @@ def parse(record: InboundRecord, topic_groups: dict[str, str]) -> Parsed | Refus
     payload_text = payload.decode()
     # stored and hashed in the version it came in; judged in the current one
     return Parsed(record, upcast(event), payload_text, hashlib.sha256(payload).digest())
+
+
+def _time_outside_its_years(event: Envelope) -> tuple[str, str] | None:
+    """(field, message) of a time too far from the event's fiscal year (a projection could not
+    even place some on a day): from the year before it (a budget approved ahead) to the year
+    after it (final accounts, late cases); an evaluator's writing about the year (the
+    evaluation topic) up to the last fiscal year there may be."""
+    first = event.fiscal_year - 1
+    last = FISCAL_YEARS.stop if TOPIC_GROUP[event.event_type] == "evaluation" else first + 2
+    deadline = getattr(event.data, "deadline_at", None)
+    for name, at in (("occurred_at", event.occurred_at), ("data.deadline_at", deadline)):
+        if at is not None and not first <= at.year <= last:
+            year = event.fiscal_year
+            return name, f"{at.isoformat()} is outside {first}-{last}, the years of {year}'s events"
+    return None
 
 
 def _refused(

@@ -176,6 +176,14 @@ async def run_relays(
     a connection of its own (named ``ledger relay (pid N)`` in pg_stat_activity): when the
     database drops it (a restart), the lock is gone, so this instance stops relaying and
     stands for election again."""
+
+    async def rewind() -> None:
+        for relay in relays:
+            await relay.rewind_if_lost(pool, kafka)
+
+    async def publish() -> int:
+        return sum([await relay.publish_pending(pool, producer) for relay in relays])
+
     while True:
         try:
             name = leader_name(os.getpid())
@@ -188,7 +196,7 @@ async def run_relays(
             while not await try_lead(leader):
                 await asyncio.sleep(1.0)  # another ledger instance relays; take over if it dies
             log.info("relay leadership acquired")
-            await _relay_while_leading(leader, pool, producer, relays, kafka, check_interval)
+            await _relay_while_leading(leader, rewind, publish, check_interval)
             log.warning("relay leadership lost (its database connection closed); electing again")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # the server went away
             log.warning("relay: database connection lost; electing again", exc_info=True)
@@ -199,12 +207,13 @@ async def run_relays(
 
 async def _relay_while_leading(
     leader: asyncpg.Connection,
-    pool: asyncpg.Pool,
-    producer: AIOKafkaProducer,
-    relays: list[Relay],
-    kafka: KafkaSettings,
+    rewind: Callable[[], Awaitable[None]],
+    publish: Callable[[], Awaitable[int]],
     check_interval: float,
 ) -> None:
+    """Publish what is pending whenever the store says something was appended (or every
+    second), and check the topics (``rewind``) every ``check_interval`` seconds and after a
+    failure; until the leadership's connection closes."""
     woken = asyncio.Event()
     await listen_appended(leader, lambda *_: woken.set())
     loop = asyncio.get_running_loop()
@@ -213,12 +222,9 @@ async def _relay_while_leading(
         woken.clear()
         try:
             if loop.time() >= next_check:
-                for relay in relays:
-                    await relay.rewind_if_lost(pool, kafka)
+                await rewind()
                 next_check = loop.time() + check_interval
-            published = 0
-            for relay in relays:
-                published += await relay.publish_pending(pool, producer)
+            published = await publish()
         except Exception:  # broker or database hiccup: check the topics, retry from the cursor
             log.exception("relay failed; retrying")
             next_check = 0.0

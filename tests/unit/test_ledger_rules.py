@@ -216,8 +216,13 @@ def test_times_lie_in_the_fiscal_year_or_one_beside_it() -> None:
         ("time_outside_fiscal_year", "data.deadline_at"),
     ]
     assert refused[0].message == (
-        "occurred_at: 9999-12-31T23:59:59+00:00 is neither in fiscal year 2017 nor in one beside it"
+        "occurred_at: 9999-12-31T23:59:59+00:00 is outside 2016-2018, the years of 2017's events"
     )
+    # an evaluator writes about a year long after it, but not before it
+    goal = {"expected": "保障网格化运行", "author": "evaluator-li"}
+    for at, verdict in (("2026-12-07T10:00:00+08:00", Parsed), ("2015-06-01T10:00:00Z", Refused)):
+        written = record("GoalStated", goal, topic="evaluation.events", occurred_at=at)
+        assert isinstance(parse(written, TOPICS), verdict), (at, parse(written, TOPICS))
 
 
 def test_procurement_contracts_stay_within_plan() -> None:
