@@ -25,7 +25,7 @@ from rich.console import Console
 
 from bench.chaos import Side, Upstream, records
 from bench.watch import watching
-from deploy.infra import start_postgres, wait_for_consumer_group, wait_http
+from deploy.infra import start_postgres, wait_for_consumer_group
 from deploy.stack import pipeline_status, wait_until_projected
 
 console = Console(soft_wrap=True)
@@ -52,8 +52,7 @@ async def run(minutes: float, rate: float, seed: int, root: Path) -> None:
             f"{status['rejected']:,} rejected)"
         )
         performance.start()
-        port = performance.env["PERFORMANCE_HTTP_PORT"]
-        await wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120, process=performance)
+        await side.wait_ready("performance")
         assert performance.process is not None
         at_start = psutil.Process(performance.process.pid).memory_info().rss
         caught_up = wait_until_projected(side.dsn, side.broker.bootstrap, upstream.offsets, 3600)

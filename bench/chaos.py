@@ -150,11 +150,16 @@ class Side:
             for label, (service, env) in envs.items()
         }
         side = cls(root, dsn, broker, processes, gateway_port)
-        for process in processes.values():
-            port = process.env.get("LEDGER_HTTP_PORT") or process.env.get("PERFORMANCE_HTTP_PORT")
-            path = f"http://127.0.0.1:{port}/readyz" if port else side.url("/healthz")
-            await wait_http(path, timeout=120, process=process)
+        for label in processes:
+            await side.wait_ready(label)
         return side
+
+    async def wait_ready(self, label: str) -> None:
+        """Until a consumer's /readyz (the gateway's /healthz) answers 200."""
+        process = self.processes[label]
+        port = process.env.get("LEDGER_HTTP_PORT") or process.env.get("PERFORMANCE_HTTP_PORT")
+        url = f"http://127.0.0.1:{port}/readyz" if port else self.url("/healthz")
+        await wait_http(url, timeout=120, process=process)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.gateway_port}{path}"
