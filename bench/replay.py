@@ -147,7 +147,6 @@ async def round_trip_ceiling(dsn: str, n: int = 20_000) -> float:
 def main(
     districts: Annotated[int, typer.Option(min=1, help="Districts of the city-year")] = 1,
     naive_events: Annotated[int, typer.Option(help="Events the naive replay applies")] = 50_000,
-    workers: Annotated[int, typer.Option(min=1, help="Replay processes")] = os.cpu_count() or 1,
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
 ) -> None:
     """Measure the replay of a generated year against a naive one."""
@@ -166,8 +165,7 @@ def main(
                       f"code ({events / seconds:,.0f} events/s, no Kafka)")  # fmt: skip
     asyncio.run(mark_applied(dsn))
     env = {**os.environ, "DATABASE_URL": dsn, "COLUMNS": "120"}
-    replay = [sys.executable, "-m", "services.performance.cli", "replay", "--fiscal-year", "2017",
-              "--workers", str(workers)]  # fmt: skip
+    replay = [sys.executable, "-m", "services.performance.cli", "replay", "--fiscal-year", "2017"]
     seconds, peak, output = measured(replay, env)
     console.print(output.strip().splitlines()[-2:])
     rate = events / seconds

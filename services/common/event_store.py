@@ -64,19 +64,18 @@ async def journal_after(conn: asyncpg.Connection, position: int, limit: int) -> 
 class YearEvents:
     """A fiscal year's events (one department's, if given) in ledger order: those recorded by
     ``until`` (all, if None); per department, only positions in (since, upto] when ``upto``
-    is given; and of a ``share`` (index, parts) of the cases, when the work is split: the case
-    streams hashing to the index (share 0 also takes every event that is not a case's)."""
+    is given; with ``cases`` True only the cases' events, False all but them."""
 
     fiscal_year: int
     department: str | None = None
     until: datetime | None = None
     since: Mapping[str, int] | None = None
     upto: Mapping[str, int] | None = None
-    share: tuple[int, int] = (0, 1)
+    cases: bool | None = None
 
-    def _where(self) -> tuple[str, list[Any]]:
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL from ``FROM`` on (``ledger.events e``, ending with a condition), its arguments."""
         bounds = dict(self.upto or {})
-        index, parts = self.share
         args = [
             self.fiscal_year,
             self.department,
@@ -85,8 +84,7 @@ class YearEvents:
             list(bounds),
             list(bounds.values()),
             [(self.since or {}).get(d, 0) for d in bounds],
-            parts,
-            index,
+            self.cases,
         ]
         sql = """FROM ledger.events e
             LEFT JOIN unnest($5::text[], $6::bigint[], $7::bigint[]) AS b(department, upto, since)
@@ -94,13 +92,11 @@ class YearEvents:
             WHERE e.fiscal_year = $1 AND ($2::text IS NULL OR e.department = $2)
               AND ($3::timestamptz IS NULL OR e.recorded_at <= $3)
               AND ($4 OR (e.position > b.since AND e.position <= b.upto))
-              AND ($8::int = 1 OR CASE WHEN e.stream_id LIKE 'case:%'
-                   THEN (hashtext(e.stream_id) & 2147483647) % $8::int = $9::int
-                   ELSE $9::int = 0 END)"""
+              AND ($8::boolean IS NULL OR (e.stream_id LIKE 'case:%') = $8::boolean)"""
         return sql, args
 
     async def count(self, conn: asyncpg.Connection) -> int:
-        sql, args = self._where()
+        sql, args = self.where()
         return int(await conn.fetchval(f"SELECT count(*) {sql}", *args))
 
     async def read(
@@ -108,7 +104,7 @@ class YearEvents:
     ) -> AsyncGenerator[list[JournalEntry], None]:
         """The entries, ``chunk`` at a time, from one consistent snapshot (a server-side
         cursor in a read-only repeatable-read transaction held while iterating)."""
-        sql, args = self._where()
+        sql, args = self.where()
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await conn.cursor(f"SELECT {_ENTRY} {sql} ORDER BY e.position", *args)
             while rows := await cursor.fetch(chunk):

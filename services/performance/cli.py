@@ -9,7 +9,6 @@ OPERATOR_NAME, or <os user>@<hostname>).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, TypeVar
@@ -105,14 +104,10 @@ def replay(
         ),
     ] = None,
     chunk: Annotated[int, typer.Option(min=100, help="Events read per round trip")] = 20_000,
-    workers: Annotated[
-        int,
-        typer.Option(min=1, help="Processes sharing the year's cases (default: one per core)"),
-    ] = os.cpu_count() or 1,
     flush_every: Annotated[
         int,
         typer.Option(
-            min=1000, help="Events after which a worker adds its daily buckets to the shadow"
+            min=1000, help="Events after which the replay adds its daily buckets to the shadow"
         ),
     ] = 500_000,
 ) -> None:
@@ -133,13 +128,12 @@ def replay(
                 timezone=settings.timezone,
                 progress=_told(progress, task, settings),
                 chunk=chunk,
-                workers=workers,
                 flush_every=flush_every,
             )
 
     settings = from_environment(PerformanceSettings, OPERATOR_HINT)
     arguments = {"fiscal_year": fiscal_year, "department": department, "until": until,
-                 "chunk": chunk, "workers": workers, "flush_every": flush_every}  # fmt: skip
+                 "chunk": chunk, "flush_every": flush_every}  # fmt: skip
     try:
         with audited(
             settings.ledger_database_url or settings.database_url, "performance replay", arguments,

@@ -317,7 +317,7 @@ async def test_a_replay_under_the_performance_role_stays_readable_by_reporting(
         await conn.execute("UPDATE performance.line_daily SET spent = spent + 1")  # broken
     finally:
         await conn.close()
-    replay = ("replay", "--fiscal-year", "2017", "--workers", "2")
+    replay = ("replay", "--fiscal-year", "2017")
     output = cli("performance", dsns["performance"], *replay, OPERATOR_NAME="ops-1")
     assert f"swapped into the live projections; digest {live}" in output
     now = datetime.now(UTC).isoformat(timespec="seconds")

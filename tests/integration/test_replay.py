@@ -96,12 +96,9 @@ async def test_a_replayed_year_equals_the_live_one_and_mends_a_broken_one(stack:
     assert "swapped into the live projections" in output
     assert replayed_digest(output) == digest(stack) == live
     assert await answers(stack) == before
-    # again in one process instead of one per core, with the buckets flushed every 5,000
-    # events, and for one department: the same
-    for workers, flush_every in (("1", "500000"), ("3", "5000")):  # buckets flushed often
-        output = stack.cli("performance", "replay", "--fiscal-year", "2017", "--workers",
-                           workers, "--flush-every", flush_every)  # fmt: skip
-        assert replayed_digest(output) == live
+    # again with the buckets flushed every 5,000 events, and for one department: the same
+    output = stack.cli("performance", "replay", "--fiscal-year", "2017", "--flush-every", "5000")
+    assert replayed_digest(output) == live
     output = stack.cli("performance", "replay", "--fiscal-year", "2017", "--department", "GD-GRID")
     assert digest(stack) == live and await answers(stack) == before
     assert replayed_digest(output) == digest(stack, "--department", "GD-GRID")

@@ -2,15 +2,14 @@
 record); the projection digest (services/common/projections.py) proves a rebuild equal to
 the live projections.
 
-A replay streams the year's accepted events in ledger order, typed journal entries read
-through services/common/event_store.py (a server-side cursor, thousands of rows per round
-trip), through the same ``BatchProjection`` the live service uses, into shadow tables (a
-schema of their own, its tables created from the declarations; swap.py). Worker processes
-share the work (workers.py): each takes the cases whose stream hashes to it (the first also
-every other event); the projection is additive, so their rows sum to the year's. Daily
-buckets stay in memory (they are bounded by days × dimensions); a case leaves memory once
-closed (no event can change it after), so memory does not grow with the year (part.py).
-Then, in one transaction, it swaps the year's rows into the live tables: the live
+A replay rebuilds into shadow tables (a schema of their own, its tables created from the
+declarations; swap.py), in two parts at once: PostgreSQL builds the cases, their daily counts
+and deadline figures from the event store with set operations (cases.py: the bulk of a year's
+events, no Python per event); every other event (budget lines, targets, outputs, what
+evaluators write) streams in ledger order, typed journal entries read through
+services/common/event_store.py, through the same ``BatchProjection`` the live service uses
+(part.py), its daily buckets written every so many events, so memory does not grow with the
+year. Then, in one transaction, it swaps the year's rows into the live tables: the live
 projections change all at once or not at all, and a replay that dies half-way leaves them
 untouched.
 
@@ -25,16 +24,20 @@ recorded by then, into a snapshot schema that is kept (and never swapped in).
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from services.common.db import create_pool
 from services.common.projections import LIVE, digest
+from services.performance.replay.cases import build_cases
+from services.performance.replay.part import Part
 from services.performance.replay.scope import Progress, Scope
 from services.performance.replay.swap import create_shadow, swap
-from services.performance.replay.workers import Dsns, pools, rebuild
 
 __all__ = ["Progress", "Replayed", "Scope", "replay"]
 
@@ -57,21 +60,20 @@ async def replay(
     timezone: str = "Asia/Shanghai",
     progress: Progress = lambda done, total: None,
     chunk: int = 20_000,
-    workers: int = 1,
     flush_every: int = 500_000,
 ) -> Replayed:
     """Rebuild a fiscal year's projections (one department's, if given) from the event store:
     swapped into the live tables, or, with ``until``, into a kept snapshot schema."""
     scope = Scope(fiscal_year, department, until, timezone, chunk, flush_every)
-    dsns = (perf_dsn, ledger_dsn)
-    perf, ledger = await pools(dsns)
+    perf = await create_pool(perf_dsn, max_size=3)
+    ledger = await create_pool(ledger_dsn, max_size=2)
     began = time.perf_counter()
     try:
         async with perf.acquire() as lock:
             if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('replay'))"):
                 raise RuntimeError("another replay is running on this database; wait for it")
             try:
-                events, schema = await _replay(lock, perf, ledger, dsns, scope, workers, progress)
+                events, schema = await _replay(lock, perf, ledger, scope, progress)
                 found = await digest(lock, fiscal_year, department, schema)
                 return Replayed(events, time.perf_counter() - began, found, schema)
             finally:
@@ -82,8 +84,8 @@ async def replay(
 
 
 async def _replay(
-    lock: asyncpg.Connection, perf: asyncpg.Pool, ledger: asyncpg.Pool, dsns: Dsns,
-    scope: Scope, workers: int, progress: Progress,
+    lock: asyncpg.Connection, perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope,
+    progress: Progress,
 ) -> tuple[int, str]:  # fmt: skip
     """Rebuild into the shadow, then swap it in (or keep the snapshot): (events, the schema
     holding the year)."""
@@ -94,8 +96,24 @@ async def _replay(
         started = {r["department"]: r["position"] for r in rows}
     async with ledger.acquire() as conn:
         total = await scope.events({}, started).count(conn)
-    await rebuild(dsns, scope, started, workers, progress, total)
+    await _rebuild(perf, ledger, scope, started, progress, total)
     if started is None:
         return total, scope.schema
     await swap(perf, ledger, scope, started, progress, total)
     return total, LIVE
+
+
+async def _rebuild(
+    perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope, upto: Mapping[str, int] | None,
+    progress: Progress, total: int,
+) -> None:  # fmt: skip
+    """The year into the shadow: the cases by PostgreSQL while the other events are folded."""
+    part = Part(perf, ledger, scope, progress=lambda done: progress(done, total))
+
+    async def fold() -> None:
+        await part.stream({}, upto, cases=False)
+        await part.finish()
+
+    cases = scope.events({}, upto, cases=True)
+    await asyncio.gather(fold(), build_cases(ledger, perf, cases, scope.schema, scope.timezone))
+    progress(total, total)

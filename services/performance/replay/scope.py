@@ -41,8 +41,9 @@ class Scope:
         self,
         since: Mapping[str, int] | None,
         upto: Mapping[str, int] | None,
-        share: tuple[int, int] = (0, 1),
+        cases: bool | None = None,
     ) -> YearEvents:
         """The events in scope: per department, those with a position in (since, upto];
-        with no bounds, all (those recorded by ``until``); of a share of the cases."""
-        return YearEvents(self.fiscal_year, self.department, self.until, since, upto, share)
+        with no bounds, all (those recorded by ``until``); only the cases', none of them, or
+        all (``cases``: True, False, None)."""
+        return YearEvents(self.fiscal_year, self.department, self.until, since, upto, cases)

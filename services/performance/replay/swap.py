@@ -38,7 +38,7 @@ async def swap(perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope,
             "FOR UPDATE"
         )  # the live consumer waits until the swap commits
         catch_up = Part(perf, ledger, scope, progress=lambda n: progress(done + n, done + n))
-        await catch_up.stream(started, {r["department"]: r["position"] for r in rows}, True)
+        await catch_up.stream(started, {r["department"]: r["position"] for r in rows})
         await write(conn, catch_up.projection, scope.schema)
         await _replace_year(conn, scope)
         await conn.execute(f"DROP SCHEMA {scope.schema} CASCADE")
