@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.events import ALL_EVENTS, CASE_STAGES
 from schemas.messages import JournalEntry
 
 # an entry as one JSON object, parsed in one pass (the event and its context are the stored
@@ -60,6 +61,10 @@ async def journal_after(conn: asyncpg.Connection, position: int, limit: int) -> 
     return _entries(rows)
 
 
+# the event types that are not a case's stages (read by their index, being few)
+OTHER_TYPES = tuple(t.__name__ for t in ALL_EVENTS if t.__name__ not in CASE_STAGES)
+
+
 @dataclass(frozen=True)
 class YearEvents:
     """A fiscal year's events (one department's, if given) in ledger order: those recorded by
@@ -74,7 +79,8 @@ class YearEvents:
     cases: bool | None = None
 
     def where(self) -> tuple[str, list[Any]]:
-        """SQL from ``FROM`` on (``ledger.events e``, ending with a condition), its arguments."""
+        """SQL from ``FROM`` on (``ledger.events e``, ending with a condition), its arguments
+        (the smallest position bounds the scan: a catch-up reads only the end of the store)."""
         bounds = dict(self.upto or {})
         args = [
             self.fiscal_year,
@@ -84,15 +90,17 @@ class YearEvents:
             list(bounds),
             list(bounds.values()),
             [(self.since or {}).get(d, 0) for d in bounds],
-            self.cases,
+            None if self.cases is None else list(CASE_STAGES if self.cases else OTHER_TYPES),
+            min((self.since or {}).get(d, 0) for d in bounds) if bounds else 0,
         ]
         sql = """FROM ledger.events e
             LEFT JOIN unnest($5::text[], $6::bigint[], $7::bigint[]) AS b(department, upto, since)
                 ON b.department = e.department
-            WHERE e.fiscal_year = $1 AND ($2::text IS NULL OR e.department = $2)
+            WHERE e.position > $9 AND e.fiscal_year = $1
+              AND ($2::text IS NULL OR e.department = $2)
               AND ($3::timestamptz IS NULL OR e.recorded_at <= $3)
               AND ($4 OR (e.position > b.since AND e.position <= b.upto))
-              AND ($8::boolean IS NULL OR (e.stream_id LIKE 'case:%') = $8::boolean)"""
+              AND ($8::text[] IS NULL OR e.event_type = ANY($8::text[]))"""
         return sql, args
 
     async def count(self, conn: asyncpg.Connection) -> int:

@@ -72,11 +72,12 @@ class Table:
         return itemgetter(*self.column_names)
 
     def create_sql(self, schema: str) -> str:
-        """DDL: the table in ``schema`` (a replay's shadow), its indexes too."""
+        """DDL: the table in ``schema`` (a replay's shadow), its indexes too; unlogged (not
+        written to the WAL, emptied by a crash: see the replay's ``create_shadow``)."""
         columns = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}"
                    for c in self.columns]  # fmt: skip
         columns.append(f"PRIMARY KEY ({', '.join(self.key_names)})")
-        statements = [f"CREATE TABLE {schema}.{self.name} ({', '.join(columns)})"]
+        statements = [f"CREATE UNLOGGED TABLE {schema}.{self.name} ({', '.join(columns)})"]
         statements += [f"CREATE INDEX ON {schema}.{self.name} ({', '.join(names)})"
                        for names in self.indexes]  # fmt: skip
         return ";\n".join(statements)

@@ -37,7 +37,7 @@ from services.common.projections import LIVE, digest
 from services.performance.replay.cases import build_cases
 from services.performance.replay.part import Part
 from services.performance.replay.scope import Progress, Scope
-from services.performance.replay.swap import create_shadow, swap
+from services.performance.replay.swap import create_shadow, keep, swap
 
 __all__ = ["Progress", "Replayed", "Scope", "replay"]
 
@@ -98,6 +98,7 @@ async def _replay(
         total = await scope.events({}, started).count(conn)
     await _rebuild(perf, ledger, scope, started, progress, total)
     if started is None:
+        await keep(lock, scope.schema)
         return total, scope.schema
     await swap(perf, ledger, scope, started, progress, total)
     return total, LIVE

@@ -10,15 +10,16 @@ forward); a filed case's deadline figures are the deltas of ``deadline_deltas`` 
 filing, moved at each hand-over and ended at its closure. The digest tests replay years of
 every shape through both and compare (tests/integration/test_replay*.py).
 
-The event store is read with two grouped scans (the case rows; the dispatches), streamed
-into the shadow with binary ``COPY`` (the event store may be another database); the daily
-counts are then derived in the projections' database from those rows alone.
+The event store is read with a grouped scan (the case rows) and an index scan (the
+dispatches), copied into the shadow with binary ``COPY`` (the event store may be another
+database); the daily counts are then derived in the projections' database from those rows
+alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import tempfile
 from datetime import date
 
 import asyncpg
@@ -208,11 +209,16 @@ async def build_cases(
                         schema, DISPATCHES, _DISPATCH_COLUMNS)  # fmt: skip
             await _copy(source, target, _CASE_ROWS.format(scope=scope), args,
                         schema, CASES.name, CASES.column_names)  # fmt: skip
-        async with target.transaction():
-            await target.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-            for sql in (_SHAPES, _DAILY, _DEADLINES):
-                await target.execute(sql.format_map(names))
-            await target.execute(f"DROP TABLE {schema}.{DISPATCHES}, {schema}.{SHAPES}")
+    await _derive(perf, _SHAPES.format_map(names))
+    await asyncio.gather(*(_derive(perf, sql.format_map(names)) for sql in (_DAILY, _DEADLINES)))
+    await perf.execute(f"DROP TABLE {schema}.{DISPATCHES}, {schema}.{SHAPES}")
+
+
+async def _derive(perf: asyncpg.Pool, sql: str) -> None:
+    """A statement deriving rows in the shadow (of its own transaction: they run side by side)."""
+    async with perf.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        await conn.execute(sql)
 
 
 async def _copy(
@@ -224,26 +230,12 @@ async def _copy(
     table: str,
     columns: tuple[str, ...],
 ) -> None:
-    """The rows of ``query`` on ``source`` into ``schema.table`` on ``target``, streamed in
-    PostgreSQL's binary COPY format (a few chunks in memory at a time)."""
-    chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
-
-    async def read() -> None:
-        try:
-            await source.copy_from_query(query, *args, output=chunks.put, format="binary")
-        finally:
-            await chunks.put(None)
-
-    async def rows() -> AsyncIterator[bytes]:
-        while (chunk := await chunks.get()) is not None:
-            yield chunk
-
-    reading = asyncio.create_task(read())
-    try:
+    """The rows of ``query`` on ``source`` into ``schema.table`` on ``target``, in
+    PostgreSQL's binary COPY format, through a temporary file: the query runs at full speed
+    (in parallel, where PostgreSQL plans it so) and memory holds none of it."""
+    with tempfile.TemporaryFile(prefix="replay-") as spool:
+        await source.copy_from_query(query, *args, output=spool, format="binary")
+        spool.seek(0)
         await target.copy_to_table(
-            table, source=rows(), schema_name=schema, columns=list(columns), format="binary"
+            table, source=spool, schema_name=schema, columns=list(columns), format="binary"
         )
-    except BaseException:
-        reading.cancel()
-        raise
-    await reading

@@ -14,6 +14,7 @@ from services.common.projections import (
     TABLES,
     YEAR_TABLES,
 )
+from services.performance.replay.cases import WORK_MEM
 from services.performance.replay.part import Part
 from services.performance.replay.scope import Progress, Scope
 from services.performance.store import write
@@ -21,12 +22,19 @@ from services.performance.store import write
 
 async def create_shadow(conn: asyncpg.Connection, schema: str) -> None:
     """A fresh schema with the projection tables, as declared (what a crashed replay left is
-    dropped)."""
+    dropped). Unlogged: nothing of it goes to the WAL, which a crash empties; a replay that
+    a crash interrupts is run again anyway (``keep`` makes a snapshot's tables logged)."""
     async with conn.transaction():
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await conn.execute(f"CREATE SCHEMA {schema}")
         for table in TABLES:
             await conn.execute(table.create_sql(schema))
+
+
+async def keep(conn: asyncpg.Connection, schema: str) -> None:
+    """A rebuilt snapshot made durable: its tables written to the WAL (logged)."""
+    for table in TABLES:
+        await conn.execute(f"ALTER TABLE {schema}.{table.name} SET LOGGED")
 
 
 async def swap(perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope,
@@ -45,20 +53,27 @@ async def swap(perf: asyncpg.Pool, ledger: asyncpg.Pool, scope: Scope,
 
 
 async def _replace_year(conn: asyncpg.Connection, scope: Scope) -> None:
-    """The year's live rows replaced by the shadow's; its departments upserted."""
+    """The year's live rows made the shadow's, writing only the difference (a replay that
+    finds the live projections right writes nothing); its departments upserted."""
     year, shadow = (scope.fiscal_year, scope.department), scope.schema
+    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the differences by hashing
     for table in YEAR_TABLES:
         columns = ", ".join(table.column_names)
-        await conn.execute(f"DELETE FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}", *year)
+        live = f"SELECT {columns} FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}"
+        rebuilt = f"SELECT {columns} FROM {shadow}.{table.name}"
+        keys = " AND ".join(f"t.{k} = g.{k}" for k in table.key_names)
+        # the live rows the shadow does not hold as they are (gone, or changed) ...
+        gone = f"DELETE FROM {LIVE}.{table.name} t USING ({live} EXCEPT {rebuilt}) g WHERE {keys}"
+        await conn.execute(gone, *year)
         if table is CASES:  # rows of a version that kept no fiscal year
             await conn.execute(
                 f"""DELETE FROM {LIVE}.cases t USING {shadow}.cases s
-                    WHERE (t.department, t.case_id) = (s.department, s.case_id)"""
+                    WHERE (t.department, t.case_id) = (s.department, s.case_id)
+                      AND t.fiscal_year IS DISTINCT FROM s.fiscal_year"""
             )
-        await conn.execute(
-            f"INSERT INTO {LIVE}.{table.name} ({columns}) "
-            f"SELECT {columns} FROM {shadow}.{table.name}"
-        )
+        # ... and the shadow's rows the live year does not hold
+        new = f"INSERT INTO {LIVE}.{table.name} ({columns}) {rebuilt} EXCEPT {live}"
+        await conn.execute(new, *year)
     columns = ", ".join(DEPARTMENTS.column_names)
     await conn.execute(
         DEPARTMENTS.upsert_sql(LIVE, f"SELECT {columns} FROM {shadow}.{DEPARTMENTS.name}")
