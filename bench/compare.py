@@ -26,8 +26,10 @@ REJECTIONS = """SELECT source_topic, source_partition, source_offset, reason, ev
                 FROM ledger.rejections ORDER BY 1, 2, 3, 4"""
 HELD = """SELECT source_topic, source_partition, source_offset, reason, event_id
           FROM ledger.pending ORDER BY 1, 2, 3, 4"""
-RELAYED = """SELECT (SELECT coalesce(max(position), 0) FROM ledger.events)
-                    = (SELECT position FROM ledger.relay_cursors WHERE name = 'journal')"""
+# nothing stored past the journal relay's cursor (in commit order: services/ledger/store/relay.py)
+RELAYED = """SELECT NOT EXISTS (
+    SELECT FROM ledger.events e JOIN ledger.relay_cursors c
+        ON c.name = 'journal' AND (e.tx, e.position) > (c.tx, c.position))"""
 
 
 class JournalError(AssertionError):

@@ -67,15 +67,15 @@ async def timed_ingest(dsn: str, ledgers: list[ServiceProcess], events: int) -> 
     peak RSS of the ledger processes together)."""
     watched = [psutil.Process(ledger.process.pid) for ledger in ledgers]  # type: ignore[union-attr]
     peak, first = 0, None
-    published = "SELECT position FROM ledger.relay_cursors WHERE name = 'journal'"
+    # rows stored past the journal relay's cursor (commit order: services/ledger/store/relay.py)
+    unpublished = """SELECT count(*) FROM ledger.events e JOIN ledger.relay_cursors c
+                     ON c.name = 'journal' AND (e.tx, e.position) > (c.tx, c.position)"""
     while True:
         peak = max(peak, sum(p.memory_info().rss for p in watched))
         stored = await count(dsn, "SELECT count(*) FROM ledger.events")
         if stored and first is None:
             first = time.perf_counter()
-        if stored >= events and await count(dsn, published) >= await count(
-            dsn, "SELECT max(position) FROM ledger.events"
-        ):
+        if stored >= events and await count(dsn, unpublished) == 0:
             assert first is not None
             return time.perf_counter() - first, peak
         for ledger in ledgers:

@@ -16,7 +16,8 @@ not in it: they are rebuilt from the events.
 ``ledger`` already (the event store is append-only, and a restore never merges into one),
 runs pg_restore without the dump's owners and grants (roles are the target server's),
 records the dump's ledger migrations as applied (the schema is theirs; later ones are
-applied next), provisions the database (deploy/provision.py: the roles, performance's
+applied next), sets the restored rows' transaction ids (``tx``) to 0 (``forget_xids``),
+provisions the database (deploy/provision.py: the roles, performance's
 migrations, ownership and the grants, exactly as on a new database), checks the restored
 store against the manifest, and moves the journal relay's cursor to the start: the new
 database's projections are empty, and the relay publishes the whole journal again, in
@@ -51,7 +52,7 @@ from yoyo import get_backend, read_migrations
 import services.ledger
 from deploy.provision import provision
 from services.common.db import MIGRATION_TABLE, yoyo_dsn
-from services.ledger.store.relay import move_cursor
+from services.ledger.store.relay import TABLES, republish_after
 
 SCHEMA = "ledger"
 DUMP, MANIFEST, OFFSETS = "ledger.dump", "manifest.json", "ledger-offsets.csv"
@@ -209,6 +210,36 @@ def mark_applied(dsn: str, ids: list[str]) -> None:
         backend.mark_migrations(chosen)
 
 
+async def forget_xids(conn: asyncpg.Connection) -> None:
+    """The restored rows' ``tx`` (the xid of the transaction that stored each, which the relays
+    follow) set to 0, and the relay cursors with them. Those xids are the backed-up server's:
+    on another server they may be ahead of its own, and the relays would wait for them and
+    publish what is appended next first. At 0 the restored rows come before anything appended
+    here, in position order (within a department, the order they were appended in). A cursor
+    goes to the row before the first one it had not published (in position order, a few
+    published ones come again: consumers skip them). Run as the tables' owner (pg_restore
+    --no-owner: the restoring role), before the provisioning hands them over."""
+    kept = """SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ledger.events'::regclass
+                                AND attname = 'tx' AND NOT attisdropped)"""
+    if not await conn.fetchval(kept):
+        return  # a backup from before they were kept: the migration gives every row 0
+    async with conn.transaction():
+        for name, (table, column) in TABLES.items():
+            await conn.execute(
+                f"""UPDATE ledger.relay_cursors c SET tx = '0', position = coalesce(
+                        (SELECT min(r.{column}) - 1 FROM {table} r
+                         WHERE (r.tx, r.{column}) > (c.tx, c.position)),
+                        (SELECT coalesce(max({column}), 0) FROM {table}))
+                    WHERE c.name = $1""",
+                name,
+            )
+        # the append-only trigger refuses this UPDATE even to the owner, who may disable it
+        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_append_only")
+        await conn.execute("UPDATE ledger.events SET tx = '0' WHERE tx <> '0'")
+        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_append_only")
+        await conn.execute("UPDATE ledger.rejections SET tx = '0' WHERE tx <> '0'")
+
+
 async def restore(database: Database, directory: Path) -> dict[str, Any]:
     """The backup in ``directory`` into the (fresh) database, provisioned; the backup's
     manifest."""
@@ -223,6 +254,7 @@ async def restore(database: Database, directory: Path) -> dict[str, Any]:
         arguments = ("--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error")
         await asyncio.to_thread(database.run, "pg_restore", *arguments, str(directory / DUMP))
         await asyncio.to_thread(mark_applied, dsn, manifest["ledger_migrations"])
+        await forget_xids(conn)
         await provision(dsn)
         restored = await facts(conn)
         wanted = {k: manifest[k] for k in restored}
@@ -231,7 +263,7 @@ async def restore(database: Database, directory: Path) -> dict[str, Any]:
         sequence = await conn.fetchval("SELECT pg_get_serial_sequence('ledger.events', 'position')")
         if int(await conn.fetchval(f"SELECT last_value FROM {sequence}")) < wanted["last_position"]:
             raise RuntimeError(f"{sequence} is behind the restored events")
-        await move_cursor(conn, "journal", 0)
+        await republish_after(conn, "journal", 0)
     finally:
         await conn.close()
     return manifest

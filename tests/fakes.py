@@ -82,8 +82,8 @@ class FakeLedgerStore:
         self._append_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[FakeLedgerBatch]:
-        async with self._append_lock:
+    async def batch(self, departments: Iterable[str]) -> AsyncIterator[FakeLedgerBatch]:
+        async with self._append_lock:  # one batch at a time, whatever its departments
             work = FakeLedgerBatch(self, copy.deepcopy(self.tables))
             yield work
             self.tables = work.tables  # commit

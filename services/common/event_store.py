@@ -5,6 +5,13 @@ The ledger writes the event store (services/ledger/store/); what is read of it b
 ledger's relay (to publish the journal) and by the performance service's replay (to rebuild
 a fiscal year) is here, so both read the same entries, typed, in ledger order; and how far the
 projections are behind it (performance's lag gauges, the gateway's readiness).
+
+Ledger order is position order within a department: the ledger appends a department's
+events one batch after another. Batches of different departments commit side by side, so a
+smaller position of one department may commit after a larger one of another. Whoever follows
+the store as it grows (the relay) therefore follows the commit order (``Cursor``: the
+transaction that stored a row, then its position) up to the oldest transaction still
+running (``FINISHED``), never "position > the last one seen".
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -27,6 +34,24 @@ _ENTRY = """json_build_object(
     'position', e.position, 'stream_id', e.stream_id, 'stream_version', e.stream_version,
     'recorded_at', to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     'event', e.payload, 'context', e.context)::text AS entry"""
+
+
+class Cursor(NamedTuple):
+    """A place in the store's commit order: the xid of the transaction that stored a row
+    (``tx``; 0 for rows stored before it was kept) and the row's position (a rejection's
+    rejection_id). Within a department, this order is position order."""
+
+    tx: int
+    position: int
+
+
+START = Cursor(0, 0)
+
+# the rows of transactions that have ended: every transaction whose xid is below the
+# statement snapshot's xmin has committed or rolled back, so no row can appear later before
+# a cursor taken from them; a row of a transaction still running (of any database of the
+# server, even one that appends nothing here) waits for it
+FINISHED = "tx < pg_snapshot_xmin(pg_current_snapshot())"
 
 
 @contextmanager
@@ -52,13 +77,32 @@ def _entries(rows: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
 
 
 async def journal_after(conn: asyncpg.Connection, position: int, limit: int) -> list[JournalEntry]:
-    """The next ``limit`` entries after a position, in ledger order."""
+    """The next ``limit`` entries after a position, in position order, of those committed now:
+    for a store that is not growing (a smaller position may still commit later: follow a
+    growing store with ``journal_past``)."""
     rows = await conn.fetch(
         f"SELECT {_ENTRY} FROM ledger.events e WHERE e.position > $1 ORDER BY e.position LIMIT $2",
         position,
         limit,
     )
     return _entries(rows)
+
+
+async def journal_past(
+    conn: asyncpg.Connection, cursor: Cursor, limit: int
+) -> list[tuple[Cursor, JournalEntry]]:
+    """The next ``limit`` entries past a cursor in commit order, of transactions that have
+    ended (``FINISHED``), each with its cursor: what follows them can only commit later."""
+    rows = await conn.fetch(
+        f"""SELECT e.tx, e.position, {_ENTRY} FROM ledger.events e
+            WHERE (e.tx, e.position) > ($1::xid8, $2::bigint) AND e.{FINISHED}
+            ORDER BY e.tx, e.position LIMIT $3""",
+        cursor.tx,
+        cursor.position,
+        limit,
+    )
+    entries = _entries(rows)
+    return [(Cursor(int(r["tx"]), r["position"]), e) for r, e in zip(rows, entries, strict=True)]
 
 
 # the event types that are not a case's stages (read by their index, being few)

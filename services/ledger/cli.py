@@ -31,7 +31,7 @@ from services.common.kafka import client_options
 from services.ledger.records import InboundRecord, Refused, validate
 from services.ledger.settings import LedgerSettings
 from services.ledger.store import rejections as store
-from services.ledger.store.relay import move_cursor
+from services.ledger.store.relay import republish_after
 
 app = typer.Typer(help="Operate the ledger: rejections, held records, the journal.")
 rejections_app = typer.Typer(help="List, inspect and resubmit rejected records.")
@@ -229,7 +229,9 @@ def republish(
 
     done = f"the ledger's relay publishes the journal again after position {from_position}"
     with _audited("journal republish", {"from_position": from_position}) as entry:
-        _run(lambda conn, _: move_cursor(conn, "journal", from_position))
+        # the relay follows the commit order: it goes back to the earliest transaction that
+        # stored a position past this one (and publishes a few before it again, maybe)
+        _run(lambda conn, _: republish_after(conn, "journal", from_position))
         entry.detail = done
     console.print(done)
 

@@ -2,9 +2,10 @@
 
 One batch is one store transaction (``LedgerStore.batch``): parse every record, load the
 state of every stream it touches in a handful of queries, decide in memory (judge.py, on the
-domain rules), then write events, stream states and rejections together. The relay publishes
-them afterwards (transactional outbox), so nothing accepted is lost and nothing is published
-unstored.
+domain rules), then write events, stream states and rejections together. The transaction
+holds the locks of the departments its records name (and of the held records it loads):
+batches of different departments run side by side. The relay publishes them afterwards
+(transactional outbox), so nothing accepted is lost and nothing is published unstored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from schemas.events import Disbursed, DisbursementReversed
 from services.ledger.domain import load_aggregate
 from services.ledger.judge import Judge, streams_needed
-from services.ledger.ports import LedgerBatch, LedgerStore
+from services.ledger.ports import LedgerBatch, LedgerStore, MoreDepartments
 from services.ledger.records import Decision, Held, InboundRecord, Parsed, Refused, parse
 
 Pending = list[tuple[Parsed | Refused, Held]]
@@ -31,10 +32,29 @@ async def ingest_batch(
     """Judge a batch of inbound records (and the held records it may release) in one
     transaction. With no records, it judges the held records whose hold has expired."""
     now = now or datetime.now(UTC)
-    # Parsing needs no state: done before taking the append lock, so that ledger instances
-    # parse their batches in parallel and hold the lock only to judge and append.
+    # Parsing needs no state: done before taking the departments' locks, so that ledger
+    # instances parse their batches in parallel and hold the locks only to judge and append.
     parsed = [parse(record, topic_groups) for record in records]
-    async with store.batch() as batch:
+    named = (i.event.department if isinstance(i, Parsed) else i.department for i in parsed)
+    departments = {d for d in named if d is not None}  # one naming none: only its rejection
+    while True:
+        try:
+            return await _judged(store, departments, records, parsed, topic_groups, hold, now)
+        except MoreDepartments as more:  # held records of other departments: lock them too
+            departments = set(more.departments)
+
+
+async def _judged(
+    store: LedgerStore,
+    departments: set[str],
+    records: Sequence[InboundRecord],
+    parsed: list[Parsed | Refused],
+    topic_groups: dict[str, str],
+    hold: timedelta,
+    now: datetime,
+) -> Decision:
+    """One run of the batch's transaction, holding these departments' locks."""
+    async with store.batch(departments) as batch:
         # A record judged before (same topic, partition, offset and bytes: Kafka redelivered it,
         # e.g. after a rebalance) keeps its verdict; it is never judged again on a newer state.
         judged = await batch.judged_records(records)

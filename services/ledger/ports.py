@@ -19,9 +19,21 @@ class ConcurrencyConflict(Exception):
     """A stream changed under us: its stored version is not the one the decision was based on."""
 
 
+class MoreDepartments(Exception):
+    """A batch found held records of departments whose locks it could not take in order
+    (another batch holds one): it is rolled back, to run again locking ``departments``
+    from the start."""
+
+    def __init__(self, departments: Iterable[str]) -> None:
+        self.departments = frozenset(departments)
+        super().__init__(f"run again locking {sorted(self.departments)}")
+
+
 class LedgerBatch(Protocol):
-    """One batch's transaction, holding the append lock: one appender at a time, so positions
-    are committed in the order they are drawn and no two batches decide on the same state."""
+    """One batch's transaction, holding the locks of the departments it writes: two batches
+    of one department never run at once (so no two decide on the same department's state,
+    and within a department positions commit in the order they are drawn); batches of
+    different departments do."""
 
     async def judged_records(self, records: Sequence[InboundRecord]) -> set[Coordinates]:
         """Coordinates of these records already rejected or held (a Kafka redelivery)."""
@@ -31,7 +43,8 @@ class LedgerBatch(Protocol):
         self, waits_for: Iterable[str], expired_before: datetime | None = None
     ) -> list[Held]:
         """Stored held records waiting for one of these keys (or held since before
-        ``expired_before``), oldest first."""
+        ``expired_before``), oldest first; their departments locked first (raises
+        ``MoreDepartments`` if one cannot be, in order)."""
         ...
 
     async def known_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
@@ -56,9 +69,10 @@ class LedgerBatch(Protocol):
 
 
 class LedgerStore(Protocol):
-    def batch(self) -> AbstractAsyncContextManager[LedgerBatch]:
-        """A transaction with the append lock: committed if the block succeeds, else nothing
-        of it is kept."""
+    def batch(self, departments: Iterable[str]) -> AbstractAsyncContextManager[LedgerBatch]:
+        """A transaction holding the locks of these departments (those of the records it
+        judges; a record naming none writes only a rejection, which needs none): committed if
+        the block succeeds, else nothing of it is kept."""
         ...
 
     async def has_expired(self, held_before: datetime) -> bool:

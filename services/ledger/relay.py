@@ -5,10 +5,16 @@ it). A relay reads rows past its cursor, publishes them, waits for the broker's
 acknowledgements and only then moves its cursor: publication is at least once, and
 consumers apply each journal position once.
 
+"In order" is commit order, (tx, position), which within a department (a journal key) is
+position order: ledger instances append different departments side by side, so a relay
+reads only rows of transactions that have ended, past its cursor (store/relay.py). A row
+therefore waits for every write transaction that started before it, on any database of the
+server: a long one (a replay's) delays the relays while it runs; nothing is skipped.
+
 The development broker keeps topics in memory only. When a topic holds less than the
-cursor says was published (it ends at an earlier position, or is empty), the relay moves
-its cursor back and publishes again from there: at startup, after a failure, and every
-``check_interval`` seconds.
+cursor says was published (its partitions end at an earlier row, or are empty), the relay
+moves its cursor back to the last row the topic holds and publishes again from there: at
+startup, after a failure, and every ``check_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.common.event_store import journal_after
+from services.common.event_store import START, Cursor, journal_past
 from services.common.kafka import client_options
 from services.common.settings import KafkaSettings
 from services.ledger import observe
-from services.ledger.store.rejections import rejections_after
+from services.ledger.store.rejections import rejections_past
 from services.ledger.store.relay import (
+    cursor_at,
     leader_name,
     listen_appended,
     move_cursor,
@@ -43,28 +50,29 @@ log = logging.getLogger("ledger.relay")
 class Outgoing:
     """A message to publish, with the cursor value it moves the relay to once acknowledged."""
 
-    cursor: int
+    cursor: Cursor
     key: str | None
     value: str
 
 
-Reader = Callable[[asyncpg.Connection, int, int], Awaitable[list[Outgoing]]]
-"""(connection, cursor, limit): the next messages past the cursor, in order."""
+Reader = Callable[[asyncpg.Connection, Cursor, int], Awaitable[list[Outgoing]]]
+"""(connection, cursor, limit): the next messages past the cursor, in commit order, of
+transactions that have ended."""
 
 
-async def journal_messages(conn: asyncpg.Connection, after: int, limit: int) -> list[Outgoing]:
-    """Journal entries (``JournalEntry``) past a position, keyed by department."""
+async def journal_messages(conn: asyncpg.Connection, after: Cursor, limit: int) -> list[Outgoing]:
+    """Journal entries (``JournalEntry``) past a cursor, keyed by department."""
     return [
-        Outgoing(entry.position, entry.event.department, entry.model_dump_json())
-        for entry in await journal_after(conn, after, limit)
+        Outgoing(cursor, entry.event.department, entry.model_dump_json())
+        for cursor, entry in await journal_past(conn, after, limit)
     ]
 
 
-async def rejection_messages(conn: asyncpg.Connection, after: int, limit: int) -> list[Outgoing]:
-    """Rejections (``Rejection``) past an id, keyed by department (when known)."""
+async def rejection_messages(conn: asyncpg.Connection, after: Cursor, limit: int) -> list[Outgoing]:
+    """Rejections (``Rejection``) past a cursor, keyed by department (when known)."""
     return [
-        Outgoing(rejection.rejection_id, rejection.department, rejection.model_dump_json())
-        for rejection in await rejections_after(conn, after, limit)
+        Outgoing(cursor, rejection.department, rejection.model_dump_json())
+        for cursor, rejection in await rejections_past(conn, after, limit)
     ]
 
 
@@ -98,28 +106,34 @@ class Relay:
         return len(messages)
 
     async def rewind_if_lost(self, pool: asyncpg.Pool, kafka: KafkaSettings) -> None:
-        published = await last_published(kafka, self.topic, self.cursor_field)
+        """Move the cursor back to the last row the topic holds (in commit order: the
+        latest of its partitions' last rows) when that is before the cursor."""
+        ends = await last_published(kafka, self.topic, self.cursor_field)
         async with pool.acquire() as conn:
             cursor = await read_cursor(conn, self.name)
+            # a position the store lacks (a topic older than a restored store) tells nothing
+            held = [c for c in [await cursor_at(conn, self.name, p) for p in ends] if c is not None]
+        published = max(held, default=START)
         if published < cursor:
             log.warning(
                 "%s: topic %s ends at %d but %d was published (the broker lost data): "
                 "publishing again from %d",
                 self.name,
                 self.topic,
-                published,
-                cursor,
-                published,
-                extra={"relay": self.name, "topic": self.topic, "cursor": cursor,
-                       self.cursor_field: published},
+                published.position,
+                cursor.position,
+                published.position,
+                extra={"relay": self.name, "topic": self.topic, "cursor": cursor.position,
+                       "cursor_tx": cursor.tx, self.cursor_field: published.position},
             )  # fmt: skip
             await move_cursor(pool, self.name, published, expected=cursor)
 
 
 async def last_published(
     kafka: KafkaSettings, topic: str, cursor_field: str, read_timeout: float = 30.0
-) -> int:
-    """The highest cursor value on a topic (0 when empty), reading only each partition's end.
+) -> list[int]:
+    """The cursor field's value (position, rejection_id) of each non-empty partition's last
+    record, reading only each partition's end.
 
     Seeks to just before the reported end and reads forward: a broker whose high watermark
     lags (Tansu reports the last batch's base offset + 1) still yields its real last record.
@@ -145,7 +159,7 @@ async def last_published(
             consumer.seek(tp, ends[tp] - 1)
         unread = set(reading)  # a slow broker's empty answer is not an empty partition
         deadline = asyncio.get_running_loop().time() + read_timeout
-        highest = 0
+        last: dict[TopicPartition, int] = {}
         while reading:
             batch = await consumer.getmany(*reading, timeout_ms=1000)
             if not batch:
@@ -156,9 +170,9 @@ async def last_published(
                 continue
             for tp, records in batch.items():
                 unread.discard(tp)
-                for record in records:
-                    highest = max(highest, int(json.loads(record.value)[cursor_field]))
-        return highest
+                for record in records:  # in offset order: a partition's values need not grow
+                    last[tp] = int(json.loads(record.value)[cursor_field])
+        return list(last.values())
     finally:
         await consumer.stop()
 

@@ -6,7 +6,9 @@ consumer group resumed where the backup ends (its ledger-offsets.csv), the servi
 restored database, under their own roles, take in again what came after the backup and
 rebuild the projections (the journal published again, in order) to the digest of the
 original, and a replay there gives that digest too. The restored store is what the
-original was: append-only, its roles' privileges, positions going on after its last one."""
+original was: append-only, its roles' privileges, positions going on after its last one. And
+a restore forgets the transaction ids the rows carry from the server backed up (the relays
+follow them), which on another server could be ahead of its own."""
 
 from __future__ import annotations
 
@@ -20,10 +22,16 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from deploy.backup import forget_xids
+from services.common.event_store import START, Cursor, journal_past
+from services.ledger.ingest import ingest_batch
+from services.ledger.store import PostgresLedgerStore
+from services.ledger.store.relay import move_cursor, read_cursor
 from tests.conftest import KafkaTarget, create_database
 from tests.helpers import Stack, fetch, wait_for
-from tests.integration.conftest import LEDGER_MIGRATIONS
+from tests.integration.conftest import LEDGER_MIGRATIONS, migrated_pool
 from tests.integration.test_replay import cases, digest, late_event, replayed_digest, the_year
+from tests.unit.test_ledger_rules import TOPICS, authorise, record
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +137,41 @@ async def _the_store_is_what_it_was(restored: Stack, last_position: int) -> None
     rows = await fetch(restored.dsn, "SELECT position FROM ledger.events WHERE event_id = "
                        "'late-OutputRecorded'")  # fmt: skip
     assert len(rows) == 1 and rows[0]["position"] > last_position  # accepted, after the rest
+
+
+async def test_a_restore_forgets_the_transaction_ids_of_the_server_backed_up(
+    database: str,
+) -> None:
+    async with migrated_pool(database, LEDGER_MIGRATIONS) as pool:
+        money_as_number = record("FundsArrived", {"line_id": "L1", "amount": 1}, "bad")
+        arrived = record("FundsArrived", {"line_id": "L1", "amount": "10.00"})
+        records = [authorise(), arrived, money_as_number, authorise(line="L2")]
+        await ingest_batch(PostgresLedgerStore(pool), records, TOPICS)
+        async with pool.acquire() as conn, conn.transaction():
+            # rows as restored from a server whose transaction ids are far ahead of this one's
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            for table in ("ledger.events", "ledger.rejections"):
+                await conn.execute(f"UPDATE {table} SET tx = (tx::text::bigint + 1e12)::text::xid8")
+        positions = [r["position"] for r in await pool.fetch("SELECT position FROM ledger.events")]
+        first, second, third = sorted(positions)
+        async with pool.acquire() as conn:
+            tx = int(await conn.fetchval("SELECT max(tx)::text FROM ledger.events"))
+            await move_cursor(conn, "journal", Cursor(tx, second))  # two were published
+            # the relay would wait for those transactions (ahead of every one here)
+            assert await journal_past(conn, Cursor(tx, second), 10) == []
+
+            await forget_xids(conn)
+            assert await conn.fetchval("SELECT count(*) FROM ledger.events WHERE tx <> '0'") == 0
+            assert (
+                await conn.fetchval("SELECT count(*) FROM ledger.rejections WHERE tx <> '0'") == 0
+            )
+            assert await read_cursor(conn, "journal") == Cursor(0, second)
+            rejection = await conn.fetchval("SELECT rejection_id FROM ledger.rejections")
+            assert await read_cursor(conn, "rejected") == Cursor(0, rejection - 1)  # none went
+            assert [c for c, _ in await journal_past(conn, Cursor(0, second), 10)] == [
+                Cursor(0, third)
+            ]
+            everything = await journal_past(conn, START, 10)  # restored rows in position order
+            assert [c.position for c, _ in everything] == [first, second, third]
+            with pytest.raises(asyncpg.PostgresError, match="append-only"):  # guarded again
+                await conn.execute("UPDATE ledger.events SET tx = '1'")

@@ -212,8 +212,8 @@ async def test_concurrent_migrations_of_a_fresh_database_all_succeed(database: s
     assert [m for m, _ in await applied(database)] == migration_ids(*FOLDERS)
     tables = await rows(database)  # all there, the relay cursors inserted once
     assert [tuple(r.values()) for r in tables["ledger.relay_cursors"]] == [
-        ("journal", 0),
-        ("rejected", 0),
+        ("journal", 0, 0),  # name, position, tx
+        ("rejected", 0, 0),
     ]
 
 

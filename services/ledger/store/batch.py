@@ -1,5 +1,15 @@
 """The ledger's event store on PostgreSQL (schema ``ledger``): a batch's transaction, which
-reads the state the judge needs and appends its decision (``LedgerStore``, ports.py)."""
+reads the state the judge needs and appends its decision (``LedgerStore``, ports.py).
+
+Appends lock departments, not the ledger: a batch's transaction holds, until it commits, the
+advisory lock of every department it writes (its records' departments, and those of the
+held records it loads), so batches of one department run one after the other and batches of
+different departments side by side. Only then, before its first write, is the transaction's
+xid drawn; each row stores it (``tx``). Within a department, xid order is therefore position
+order and commit order, which is what the relays follow (store/relay.py): (tx, position),
+up to the oldest transaction still running, never "position > cursor" alone (a batch of
+another department may commit smaller positions later).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +24,18 @@ import asyncpg
 from schemas.events import Disbursed
 from schemas.messages import ReversedDisbursement
 from schemas.versions import event_adapter, upcast
-from services.ledger.ports import ConcurrencyConflict
+from services.ledger.ports import ConcurrencyConflict, MoreDepartments
 from services.ledger.records import Coordinates, Decision, Held, InboundRecord
 from services.ledger.store.relay import notify_appended
 
-APPEND_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ledger.append'))"
+# a department's lock key; locks are waited for in ascending key order only (no deadlock)
+_KEY = "hashtext('ledger.append:' || d)"
+LOCK_DEPARTMENTS = f"""SELECT k, pg_advisory_xact_lock(k) FROM unnest(ARRAY(
+    SELECT DISTINCT {_KEY} FROM unnest($1::text[]) d ORDER BY 1)) k"""
+LOCK_KEYS = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int[]) k"  # in the array's order
+TRY_KEYS = "SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest($1::int[]) k"
+KEYS = f"SELECT DISTINCT {_KEY} AS k FROM unnest($1::text[]) d"
+DRAW_XID = "SELECT pg_current_xact_id()"
 
 _EVENT_COLUMNS = [
     "event_id",
@@ -44,14 +61,18 @@ class PostgresLedgerStore:
         self.pool = pool
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[PostgresBatch]:
+    async def batch(self, departments: Iterable[str]) -> AsyncIterator[PostgresBatch]:
         async with self.pool.acquire() as conn, conn.transaction():
-            # One appender at a time, held until commit. Positions (bigserial) are therefore
-            # committed in the order they are drawn, so "position > last seen" never skips an
-            # event that commits late; and two ledger instances never decide on the same stream
-            # state concurrently. The stream versions below stay as a second, independent guard.
-            await conn.execute(APPEND_LOCK)
-            yield PostgresBatch(conn)
+            # The departments' locks, held until commit, in ascending key order: two ledger
+            # instances never decide on one department's stream states at once, and within a
+            # department positions (bigserial) commit in the order they are drawn. Another
+            # department's batch runs meanwhile: it may commit smaller positions later, which
+            # the relays allow for (the xid each row stores, drawn by ``append``). The stream
+            # versions stay as a second, independent guard (a stream another department's
+            # events read or create, e.g. a line named by the wrong department).
+            work = PostgresBatch(conn)
+            await work.lock(departments)
+            yield work
 
     async def has_expired(self, held_before: datetime) -> bool:
         return bool(
@@ -62,10 +83,38 @@ class PostgresLedgerStore:
 
 
 class PostgresBatch:
-    """``LedgerBatch``: one transaction on one connection, the append lock held."""
+    """``LedgerBatch``: one transaction on one connection, holding its departments' locks."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+        self.departments: set[str] = set()  # locked
+        self.keys: set[int] = set()  # their lock keys
+        self.xid_drawn = False
+
+    async def lock(self, departments: Iterable[str]) -> None:
+        """Take the locks of these departments this transaction does not hold yet, before its
+        xid is drawn. A lock is waited for only if its key is above every key held (so no
+        two batches wait for each other); one below is only tried, and if another batch
+        holds it, this batch is run again from the start with all of them
+        (``MoreDepartments``)."""
+        wanted = set(departments) - self.departments
+        if not wanted:
+            return
+        assert not self.xid_drawn, "a department locked after the transaction's xid was drawn"
+        if not self.keys:  # the batch's own departments: one round trip
+            rows = await self.conn.fetch(LOCK_DEPARTMENTS, sorted(wanted))
+            self.keys.update(row["k"] for row in rows)
+            self.departments |= wanted
+            return
+        new = {row["k"] for row in await self.conn.fetch(KEYS, sorted(wanted))} - self.keys
+        top = max(self.keys)
+        below = sorted(k for k in new if k < top)
+        if below and not await self.conn.fetchval(TRY_KEYS, below):
+            raise MoreDepartments(self.departments | wanted)
+        if above := sorted(new - set(below)):
+            await self.conn.execute(LOCK_KEYS, above)
+        self.keys |= new
+        self.departments |= wanted
 
     async def judged_records(self, records: Sequence[InboundRecord]) -> set[Coordinates]:
         """Coordinates (topic, partition, offset, sha256) of these records already rejected or
@@ -99,16 +148,23 @@ class PostgresBatch:
         self, waits_for: Iterable[str], expired_before: datetime | None = None
     ) -> list[Held]:
         """Held records waiting for one of these keys (or held since before ``expired_before``),
-        oldest first."""
-        rows = await self.conn.fetch(
-            """
-            SELECT * FROM ledger.pending
-            WHERE waits_for = ANY($1::text[]) OR held_since <= $2
-            ORDER BY held_since, pending_id
-            """,
-            list(waits_for),
-            expired_before,
-        )
+        oldest first; read again once the locks of departments not held yet are taken (a
+        batch holding one may have released them meanwhile)."""
+        keys = list(waits_for)
+        while True:
+            rows = await self.conn.fetch(
+                """
+                SELECT * FROM ledger.pending
+                WHERE waits_for = ANY($1::text[]) OR held_since <= $2
+                ORDER BY held_since, pending_id
+                """,
+                keys,
+                expired_before,
+            )
+            unlocked = {row["department"] for row in rows} - self.departments
+            if not unlocked:
+                break
+            await self.lock(unlocked)
         return [
             Held(
                 InboundRecord(
@@ -171,7 +227,17 @@ class PostgresBatch:
         return {row["stream_id"]: (row["version"], json.loads(row["state"])) for row in rows}
 
     async def append(self, decision: Decision) -> None:
-        """Write a batch's decision; this transaction holds the append lock."""
+        """Write a batch's decision, under the locks of the departments it writes (all taken
+        by now, normally: ``lock`` takes any other first). The transaction's xid is drawn
+        here, before the first write and after the last lock (every row stores it: ``tx``):
+        a later batch of one of these departments draws a larger one."""
+        await self.lock(
+            {a.event.department for a in decision.accepted}
+            | {r.department for r in decision.refused if r.department is not None}
+            | {h.department for h in decision.held}
+        )
+        await self.conn.execute(DRAW_XID)
+        self.xid_drawn = True
         if decision.accepted:
             await self._insert_events(decision)
             await self._save_streams(decision)

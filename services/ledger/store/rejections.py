@@ -9,6 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from schemas.messages import Rejection
+from services.common.event_store import FINISHED, Cursor
 
 STATUS_SQL = """CASE WHEN resolved_position IS NOT NULL THEN 'resolved'
                      WHEN resubmitted_at IS NOT NULL THEN 'resubmitted' ELSE 'open' END"""
@@ -76,32 +77,40 @@ async def list_held(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
     )
 
 
-async def rejections_after(
-    conn: asyncpg.Connection, rejection_id: int, limit: int
-) -> list[Rejection]:
-    """The next ``limit`` rejections after an id, in order, as ``ledger.rejected`` carries them."""
+async def rejections_past(
+    conn: asyncpg.Connection, cursor: Cursor, limit: int
+) -> list[tuple[Cursor, Rejection]]:
+    """The next ``limit`` rejections past a cursor (tx, rejection_id) in commit order, of
+    transactions that have ended, each with its cursor, as ``ledger.rejected`` carries them
+    (services.common.event_store: why not "rejection_id > the last one")."""
     rows = await conn.fetch(
-        """
-        SELECT rejection_id, reason, field, message, source_topic, source_partition,
+        f"""
+        SELECT tx, rejection_id, reason, field, message, source_topic, source_partition,
                source_offset, received_at, event_id, department, raw
-        FROM ledger.rejections WHERE rejection_id > $1 ORDER BY rejection_id LIMIT $2
+        FROM ledger.rejections
+        WHERE (tx, rejection_id) > ($1::xid8, $2::bigint) AND {FINISHED}
+        ORDER BY tx, rejection_id LIMIT $3
         """,
-        rejection_id,
+        cursor.tx,
+        cursor.position,
         limit,
     )
     return [
-        Rejection(
-            rejection_id=row["rejection_id"],
-            reason=row["reason"],
-            field=row["field"],
-            message=row["message"],
-            source_topic=row["source_topic"],
-            source_partition=row["source_partition"],
-            source_offset=row["source_offset"],
-            received_at=row["received_at"],
-            event_id=row["event_id"],
-            department=row["department"],
-            original_b64=base64.b64encode(bytes(row["raw"])).decode(),
+        (
+            Cursor(int(row["tx"]), row["rejection_id"]),
+            Rejection(
+                rejection_id=row["rejection_id"],
+                reason=row["reason"],
+                field=row["field"],
+                message=row["message"],
+                source_topic=row["source_topic"],
+                source_partition=row["source_partition"],
+                source_offset=row["source_offset"],
+                received_at=row["received_at"],
+                event_id=row["event_id"],
+                department=row["department"],
+                original_b64=base64.b64encode(bytes(row["raw"])).decode(),
+            ),
         )
         for row in rows
     ]
