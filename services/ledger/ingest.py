@@ -59,7 +59,7 @@ async def _judged(
         # e.g. after a rebalance) keeps its verdict; it is never judged again on a newer state.
         judged = await batch.judged_records(records)
         items = [item for record, item in zip(records, parsed, strict=True)
-                 if record.coordinates not in judged]  # fmt: skip
+                 if not judged or record.coordinates not in judged]  # fmt: skip
         judge = Judge({}, {}, {}, now, hold)
         judge.decision.redelivered = len(records) - len(items)
         keys = await _load_state(batch, judge, [i for i in items if isinstance(i, Parsed)])

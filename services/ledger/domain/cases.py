@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from schemas.events import CASE_STAGES, Envelope
 from schemas.messages import JournalContext
-from services.ledger.domain.base import Aggregate, References, Rejected, stream_id_of
+from services.ledger.domain.base import NO_CONTEXT, Aggregate, References, Rejected, stream_id_of
 
 
 @dataclass
@@ -60,4 +60,4 @@ class Case(Aggregate):
             self.fiscal_year = event.fiscal_year
         self.stage = CASE_STAGES.index(event.event_type)
         self.version += 1
-        return JournalContext()
+        return NO_CONTEXT

@@ -9,7 +9,13 @@ from typing import Any, ClassVar
 from schemas import events as ev
 from schemas.events import Envelope
 from schemas.messages import JournalContext
-from services.ledger.domain.base import Aggregate, References, Rejected, referenced_line
+from services.ledger.domain.base import (
+    NO_CONTEXT,
+    Aggregate,
+    References,
+    Rejected,
+    referenced_line,
+)
 from services.ledger.domain.budget import line_of
 
 
@@ -78,4 +84,4 @@ class Department(Aggregate):
         elif isinstance(event, ev.PerformanceTargetSet) and self.targets is not None:
             self.targets.add(event.data.target_id)
         self.version += 1
-        return JournalContext()
+        return NO_CONTEXT

@@ -22,8 +22,9 @@ from typing import Any
 import asyncpg
 
 from schemas.events import Disbursed
-from schemas.messages import ReversedDisbursement
+from schemas.messages import JournalContext, ReversedDisbursement
 from schemas.versions import event_adapter, upcast
+from services.ledger.domain.base import NO_CONTEXT
 from services.ledger.ports import ConcurrencyConflict, MoreDepartments
 from services.ledger.records import Coordinates, Decision, Held, InboundRecord
 from services.ledger.store.relay import notify_appended
@@ -52,6 +53,11 @@ _EVENT_COLUMNS = [
     "source_partition",
     "source_offset",
 ]
+
+
+def _context_json(context: JournalContext) -> str:
+    """An accepted event's journal context as stored (most have none to tell)."""
+    return "{}" if context is NO_CONTEXT else context.model_dump_json(exclude_none=True)
 
 
 class PostgresLedgerStore:
@@ -270,7 +276,9 @@ class PostgresBatch:
                     a.event.fiscal_year,
                     a.event.occurred_at,
                     a.payload,
-                    a.context.model_dump_json(exclude_none=True),
+                    "{}"
+                    if a.context is NO_CONTEXT
+                    else a.context.model_dump_json(exclude_none=True),
                     a.record.topic,
                     a.record.partition,
                     a.record.offset,
