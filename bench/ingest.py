@@ -38,6 +38,7 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 
+from bench import peer
 from bench.city_year import YEAR, city_year, district
 from bench.replay import measured
 from demo.publish import publish
@@ -178,6 +179,9 @@ def main(
     rate: Annotated[int, typer.Option(help="Events/s published while measuring the lag")] = 5000,
     lag_seconds: Annotated[int, typer.Option(help="How long the lag is measured")] = 60,
     ledgers: Annotated[int, typer.Option(min=1, help="Ledger instances (one group)")] = 1,
+    peer_events: Annotated[
+        int, typer.Option(help="Events the eventsourcing peer appends (0: none)")
+    ] = 100_000,
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
     bootstrap: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -204,6 +208,14 @@ def main(
         ours = events / seconds
         console.print(f"{ledgers} ledger(s): {events:,} events to the journal in {seconds:.1f} s"
                       f" = {ours:,.0f} events/s, peak RSS {peak / 2**20:,.0f} MiB")  # fmt: skip
+        if peer_events:  # the eventsourcing library on the same first events (bench/peer.py)
+            _, peer_peak, output = measured(
+                peer.command(peer_events, districts), {**os.environ, **env}
+            )
+            theirs = peer.figures(output)["append"]
+            console.print(f"eventsourcing append: {theirs.events:,} events at "
+                          f"{theirs.rate:,.0f} events/s; ratio {ours / theirs.rate:,.1f}x; "
+                          f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
         if not naive_events:
             return
 

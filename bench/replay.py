@@ -36,6 +36,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from bench import peer
 from bench.city_year import city_year
 from deploy.infra import start_postgres
 from services.common.db import create_pool, migrate
@@ -148,6 +149,9 @@ def main(
     districts: Annotated[int, typer.Option(min=1, help="Districts of the city-year")] = 1,
     naive_events: Annotated[int, typer.Option(help="Events the naive replay applies")] = 50_000,
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
+    peer_events: Annotated[
+        int, typer.Option(help="Events the eventsourcing peer rebuilds (0: none)")
+    ] = 100_000,
 ) -> None:
     """Measure the replay of a generated year against a naive one."""
     if naive_only:  # the naive replay's own process
@@ -171,6 +175,12 @@ def main(
     rate = events / seconds
     console.print(f"replay: {events:,} events in {seconds:.1f} s = {rate:,.0f} events/s, "
                   f"peak RSS {peak / 2**20:,.0f} MiB (all its processes)")  # fmt: skip
+    if peer_events:  # the eventsourcing library on the same first events (bench/peer.py)
+        _, peer_peak, output = measured(peer.command(peer_events, districts), env)
+        theirs = peer.figures(output)["rebuild"]
+        console.print(f"eventsourcing projection rebuild: {theirs.events:,} events at "
+                      f"{theirs.rate:,.0f} events/s; ratio {rate / theirs.rate:,.1f}x; "
+                      f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
     naive_run = [sys.executable, "-m", "bench.replay", "--naive", dsn,
                  "--naive-events", str(naive_events)]  # fmt: skip
     _, naive_peak, output = measured(naive_run, env)
