@@ -59,21 +59,27 @@ async def _replace_year(conn: asyncpg.Connection, scope: Scope) -> None:
     await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the differences by hashing
     for table in YEAR_TABLES:
         columns = ", ".join(table.column_names)
-        live = f"SELECT {columns} FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)}"
-        rebuilt = f"SELECT {columns} FROM {shadow}.{table.name}"
-        keys = " AND ".join(f"t.{k} = g.{k}" for k in table.key_names)
+        keys = " AND ".join(f"s.{k} = t.{k}" for k in table.key_names)
+        same = ", ".join(f"s.{c}" for c in table.column_names)
+        same = f"({same}) IS NOT DISTINCT FROM ({', '.join(f't.{c}' for c in table.column_names)})"
         # the live rows the shadow does not hold as they are (gone, or changed) ...
-        gone = f"DELETE FROM {LIVE}.{table.name} t USING ({live} EXCEPT {rebuilt}) g WHERE {keys}"
-        await conn.execute(gone, *year)
+        await conn.execute(
+            f"""DELETE FROM {LIVE}.{table.name} t WHERE {table.of_year(LIVE)} AND NOT EXISTS
+                (SELECT FROM {shadow}.{table.name} s WHERE {keys} AND {same})""",
+            *year,
+        )
         if table is CASES:  # rows of a version that kept no fiscal year
             await conn.execute(
                 f"""DELETE FROM {LIVE}.cases t USING {shadow}.cases s
                     WHERE (t.department, t.case_id) = (s.department, s.case_id)
                       AND t.fiscal_year IS DISTINCT FROM s.fiscal_year"""
             )
-        # ... and the shadow's rows the live year does not hold
-        new = f"INSERT INTO {LIVE}.{table.name} ({columns}) {rebuilt} EXCEPT {live}"
-        await conn.execute(new, *year)
+        # ... and the shadow's rows the live tables do not hold
+        await conn.execute(
+            f"""INSERT INTO {LIVE}.{table.name} ({columns}) SELECT {columns}
+                FROM {shadow}.{table.name} s
+                WHERE NOT EXISTS (SELECT FROM {LIVE}.{table.name} t WHERE {keys})"""
+        )
     columns = ", ".join(DEPARTMENTS.column_names)
     await conn.execute(
         DEPARTMENTS.upsert_sql(LIVE, f"SELECT {columns} FROM {shadow}.{DEPARTMENTS.name}")
