@@ -173,6 +173,29 @@ async def lag(
     return seen
 
 
+def others(
+    dsn: str, bootstrap: str, env: dict[str, str], ours: float, districts: int, peer_events: int,
+    naive_events: int,
+) -> None:  # fmt: skip
+    """The eventsourcing library's append of the same first events (bench/peer.py) and the
+    naive consumer, each its own measured process; their rates and our ratio to them."""
+    if peer_events:
+        _, peer_peak, output = measured(peer.command(peer_events, districts), env)
+        theirs = peer.figures(output)["append"]
+        console.print(f"eventsourcing append: {theirs.events:,} events at "
+                      f"{theirs.rate:,.0f} events/s; ratio {ours / theirs.rate:,.1f}x; "
+                      f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
+    if naive_events:
+        command = [sys.executable, "-m", "bench.ingest", "--naive", dsn, "--bootstrap",
+                   bootstrap, "--naive-events", str(naive_events)]  # fmt: skip
+        _, naive_peak, output = measured(command, env)
+        found = json.loads(output.strip().splitlines()[-1])
+        naive_rate = found["events"] / found["seconds"]
+        console.print(f"naive (one INSERT per event): {found['events']:,} events at "
+                      f"{naive_rate:,.0f} events/s, peak RSS {naive_peak / 2**20:,.0f} MiB; "
+                      f"ratio {ours / naive_rate:,.1f}x")  # fmt: skip
+
+
 def main(
     districts: Annotated[int, typer.Option(min=1, help="Districts published beforehand")] = 2,
     naive_events: Annotated[int, typer.Option(help="Records the naive consumer takes")] = 50_000,
@@ -181,7 +204,7 @@ def main(
     ledgers: Annotated[int, typer.Option(min=1, help="Ledger instances (one group)")] = 1,
     peer_events: Annotated[
         int, typer.Option(help="Events the eventsourcing peer appends (0: none)")
-    ] = 100_000,
+    ] = 20_000,
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
     bootstrap: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -208,26 +231,10 @@ def main(
         ours = events / seconds
         console.print(f"{ledgers} ledger(s): {events:,} events to the journal in {seconds:.1f} s"
                       f" = {ours:,.0f} events/s, peak RSS {peak / 2**20:,.0f} MiB")  # fmt: skip
-        if peer_events:  # the eventsourcing library on the same first events (bench/peer.py)
-            _, peer_peak, output = measured(
-                peer.command(peer_events, districts), {**os.environ, **env}
-            )
-            theirs = peer.figures(output)["append"]
-            console.print(f"eventsourcing append: {theirs.events:,} events at "
-                          f"{theirs.rate:,.0f} events/s; ratio {ours / theirs.rate:,.1f}x; "
-                          f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
-        if not naive_events:
+        others(dsn, broker.bootstrap, {**os.environ, **env}, ours, districts, peer_events,
+               naive_events)  # fmt: skip
+        if not lag_seconds:
             return
-
-        command = [sys.executable, "-m", "bench.ingest", "--naive", dsn, "--bootstrap",
-                   broker.bootstrap, "--naive-events", str(naive_events)]  # fmt: skip
-        _, naive_peak, output = measured(command, {**os.environ, **env})
-        found = json.loads(output.strip().splitlines()[-1])
-        theirs = found["events"] / found["seconds"]
-        console.print(f"naive (one INSERT per event): {found['events']:,} events at "
-                      f"{theirs:,.0f} events/s, peak RSS {naive_peak / 2**20:,.0f} MiB; "
-                      f"ratio {ours / theirs:,.1f}x")  # fmt: skip
-
         for name in ("performance", "reporting"):
             services.append(ServiceProcess(name, env, root / f"{name}.log").start())
         url = f"http://127.0.0.1:{env['GRAPHQL_PORT']}"

@@ -151,7 +151,7 @@ def main(
     naive_only: Annotated[str | None, typer.Option("--naive", hidden=True)] = None,
     peer_events: Annotated[
         int, typer.Option(help="Events the eventsourcing peer rebuilds (0: none)")
-    ] = 100_000,
+    ] = 20_000,
 ) -> None:
     """Measure the replay of a generated year against a naive one."""
     if naive_only:  # the naive replay's own process
