@@ -65,8 +65,9 @@ async def replay(
     """Rebuild a fiscal year's projections (one department's, if given) from the event store:
     swapped into the live tables, or, with ``until``, into a kept snapshot schema."""
     scope = Scope(fiscal_year, department, until, timezone, chunk, flush_every)
-    perf = await create_pool(perf_dsn, max_size=3)
-    ledger = await create_pool(ledger_dsn, max_size=2)
+    # connections: the lock, the fold and two departments' cases (cases.py) at a time
+    perf = await create_pool(perf_dsn, max_size=4)
+    ledger = await create_pool(ledger_dsn, max_size=3)
     began = time.perf_counter()
     try:
         async with perf.acquire() as lock:

@@ -10,16 +10,17 @@ forward); a filed case's deadline figures are the deltas of ``deadline_deltas`` 
 filing, moved at each hand-over and ended at its closure. The digest tests replay years of
 every shape through both and compare (tests/integration/test_replay*.py).
 
-The event store is read with a grouped scan (the case rows) and an index scan (the
-dispatches), copied into the shadow with binary ``COPY`` (the event store may be another
-database); the daily counts are then derived in the projections' database from those rows
-alone.
+Department by department, the event store is read with a grouped scan (the case rows) and
+an index scan (the dispatches), copied with binary ``COPY`` (the event store may be another
+database) into temporary tables of the department's transaction; the daily counts are
+derived from those rows alone, and the rows are added to the shadow when it commits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+from dataclasses import replace
 from datetime import date
 
 import asyncpg
@@ -28,11 +29,29 @@ from services.common.event_store import YearEvents
 from services.common.projections import CASE_DAILY, CASE_DEADLINES, CASES, OVERDUE_AGES
 from services.performance.deadlines import NOT_CLOSED
 
-DISPATCHES = "replay_dispatches"  # a scratch table of the shadow: each dispatch of a case
+# a department's scratch tables (temporary, of its transaction): its cases, each dispatch of
+# them, and the cases of each shape, counted
+SCRATCH = {"cases": "pg_temp.replay_cases", "dispatches": "pg_temp.replay_dispatches",
+           "shapes": "pg_temp.replay_shapes"}  # fmt: skip
 # memory for the aggregations of one statement (PostgreSQL's default, 4 MB, sorts on disk)
 WORK_MEM = "128MB"
 
 _DATA = "e.payload -> 'data'"
+# the departments of a year (a loose scan of the index on department and fiscal year: a probe
+# a department) that have cases; $2: only this one, if not null
+_WITH_CASES = """
+WITH RECURSIVE d(department) AS (
+    SELECT min(department) FROM ledger.events WHERE fiscal_year = $1
+    UNION ALL
+    SELECT (SELECT min(e.department) FROM ledger.events e
+            WHERE e.fiscal_year = $1 AND e.department > d.department)
+    FROM d WHERE d.department IS NOT NULL
+)
+SELECT department FROM d
+WHERE department IS NOT NULL AND ($2::text IS NULL OR department = $2) AND EXISTS (
+    SELECT FROM ledger.events e WHERE e.department = d.department AND e.fiscal_year = $1
+        AND e.event_type = 'CaseReported')
+"""
 # one row per case, in the cases table's column order (its last dispatch joined)
 _CASE_ROWS = f"""
 WITH last AS (
@@ -69,8 +88,9 @@ SELECT e.department, {_DATA} ->> 'case_id', e.position, e.occurred_at, {_DATA} -
 {{scope}} AND e.event_type = 'CaseDispatched'
 """
 _DISPATCH_COLUMNS = ("department", "case_id", "position", "at", "assignee")
-_DISPATCH_TABLE = """CREATE TABLE {schema}.{dispatches} (department text, case_id text,
-    position bigint, at timestamp with time zone, assignee text)"""
+_SCRATCH_TABLES = """CREATE TEMPORARY TABLE replay_cases (LIKE {schema}.cases) ON COMMIT DROP;
+CREATE TEMPORARY TABLE replay_dispatches (department text, case_id text, position bigint,
+    at timestamp with time zone, assignee text) ON COMMIT DROP"""
 
 # deadlines.py's deltas of a deadline fact f (deadline, closed, since) as rows (day, count,
 # sign); the spans of the overdue ages from OVERDUE_AGES
@@ -95,10 +115,9 @@ UNION ALL SELECT s.stop, s.count, -1
     WHERE greatest(s.start, f.since) < s.stop AND s.stop <> {_NOT_CLOSED}
 """
 
-SHAPES = "replay_shapes"  # a scratch table of the shadow: the cases of each shape, counted
 # Cases alike in every respect the figures see (dimensions, assignee, the day of each stage,
 # closed on time or not) are counted once: a few cases per shape. {zone}: the days' time zone.
-_SHAPES = """CREATE TABLE {schema}.{shapes} AS
+_SHAPES = """CREATE TEMPORARY TABLE replay_shapes ON COMMIT DROP AS
 SELECT department, fiscal_year, channel, category, kind, advance_disposal, assignee,
        (reported_at AT TIME ZONE {zone})::date AS reported,
        (accepted_at AT TIME ZONE {zone})::date AS accepted,
@@ -107,7 +126,7 @@ SELECT department, fiscal_year, channel, category, kind, advance_disposal, assig
        (disposed_at AT TIME ZONE {zone})::date AS disposed,
        (closed_at AT TIME ZONE {zone})::date AS closed,
        closed_at <= deadline_at AS on_time, count(*)::integer AS n
-FROM {schema}.cases GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14"""
+FROM {cases} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14"""
 
 # The facts of the year's cases: counts (day, count, n, for the fixed dimensions?, for this
 # assignee) and deadlines (deadline, closed, since, n, fixed?, assignee): the live fold's
@@ -116,16 +135,16 @@ _FACTS = """
 d AS (
     SELECT department, case_id, (at AT TIME ZONE {zone})::date AS day, assignee,
            lag(assignee) OVER w AS previous, row_number() OVER w AS nth
-    FROM {schema}.{dispatches} WINDOW w AS (PARTITION BY department, case_id ORDER BY position)
+    FROM {dispatches} WINDOW w AS (PARTITION BY department, case_id ORDER BY position)
 ), moves AS (  -- a hand-over: +1 for the new assignee, -1 for the previous one
     SELECT c.*, d.day, m.n, m.assignee AS mover
-    FROM d JOIN {schema}.cases c USING (department, case_id)
+    FROM d JOIN {cases} c USING (department, case_id)
     CROSS JOIN LATERAL (VALUES (1, d.assignee), (-1, d.previous)) m(n, assignee)
     WHERE d.assignee IS DISTINCT FROM d.previous AND m.assignee IS NOT NULL
 ), counts AS (
     SELECT s.department, s.fiscal_year, s.channel, s.category, s.kind,
            f.day, f.count, s.n, true AS fixed, f.assignee
-    FROM {schema}.{shapes} s CROSS JOIN LATERAL (VALUES
+    FROM {shapes} s CROSS JOIN LATERAL (VALUES
         (s.reported, 'reported', NULL),
         (CASE WHEN s.advance_disposal THEN s.reported END, 'advance_disposals', NULL),
         (s.accepted, 'accepted', NULL),
@@ -138,7 +157,7 @@ d AS (
     UNION ALL  -- the first dispatch counts the case once, before it has an assignee
     SELECT c.department, c.fiscal_year, c.channel, c.category, c.kind,
            d.day, 'dispatched', 1, true, NULL
-    FROM d JOIN {schema}.cases c USING (department, case_id) WHERE d.nth = 1
+    FROM d JOIN {cases} c USING (department, case_id) WHERE d.nth = 1
     UNION ALL  -- what a hand-over moves: the case's stages reached by then
     SELECT m.department, m.fiscal_year, NULL, NULL, NULL, m.day, h.count, m.n, false, m.mover
     FROM moves m CROSS JOIN LATERAL (VALUES ('dispatched', true), ('reported', true),
@@ -148,7 +167,7 @@ d AS (
 ), deadlines AS (
     SELECT s.department, s.fiscal_year, s.channel, s.category, s.kind, s.deadline,
            f.closed, f.since, f.n * s.n AS n, true AS fixed, f.assignee
-    FROM {schema}.{shapes} s CROSS JOIN LATERAL (VALUES
+    FROM {shapes} s CROSS JOIN LATERAL (VALUES
         (NOT_CLOSED, s.filed, 1, NULL),
         (NOT_CLOSED, s.closed, -1, s.assignee),
         (s.closed, s.closed, 1, s.assignee)
@@ -197,28 +216,39 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 async def build_cases(
     ledger: asyncpg.Pool, perf: asyncpg.Pool, events: YearEvents, schema: str, timezone: str
 ) -> None:
-    """The cases of ``events`` (of one snapshot of the event store) into the shadow
-    ``schema``'s cases, case_daily and case_deadlines."""
+    """The cases of ``events`` into the shadow ``schema``'s cases, case_daily and
+    case_deadlines: department by department (what one holds in memory is bounded by its
+    year, whatever the number of departments), two at a time (PostgreSQL's work)."""
+    async with ledger.acquire() as conn:
+        rows = await conn.fetch(_WITH_CASES, events.fiscal_year, events.department)
+    names = {"schema": schema, "zone": "'" + timezone.replace("'", "''") + "'", **SCRATCH}
+    at_once = asyncio.Semaphore(2)
+
+    async def build(department: str) -> None:
+        async with at_once:
+            await _build(ledger, perf, replace(events, department=department), names)
+
+    await asyncio.gather(*(build(row["department"]) for row in rows))
+
+
+async def _build(
+    ledger: asyncpg.Pool, perf: asyncpg.Pool, events: YearEvents, names: dict[str, str]
+) -> None:
+    """One department's cases (of one snapshot of the event store), in one transaction."""
     scope, args = events.where()
-    names = {"schema": schema, "dispatches": DISPATCHES, "shapes": SHAPES,
-             "zone": "'" + timezone.replace("'", "''") + "'"}  # fmt: skip
-    async with ledger.acquire() as source, perf.acquire() as target:
+    async with ledger.acquire() as source, perf.acquire() as target, target.transaction():
+        await target.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        await target.execute(_SCRATCH_TABLES.format_map(names))
         async with source.transaction(isolation="repeatable_read", readonly=True):
-            await target.execute(_DISPATCH_TABLE.format_map(names))
+            await source.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             await _copy(source, target, _DISPATCH_ROWS.format(scope=scope), args,
-                        schema, DISPATCHES, _DISPATCH_COLUMNS)  # fmt: skip
+                        names["dispatches"], _DISPATCH_COLUMNS)  # fmt: skip
             await _copy(source, target, _CASE_ROWS.format(scope=scope), args,
-                        schema, CASES.name, CASES.column_names)  # fmt: skip
-    await _derive(perf, _SHAPES.format_map(names))
-    await asyncio.gather(*(_derive(perf, sql.format_map(names)) for sql in (_DAILY, _DEADLINES)))
-    await perf.execute(f"DROP TABLE {schema}.{DISPATCHES}, {schema}.{SHAPES}")
-
-
-async def _derive(perf: asyncpg.Pool, sql: str) -> None:
-    """A statement deriving rows in the shadow (of its own transaction: they run side by side)."""
-    async with perf.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        await conn.execute(sql)
+                        names["cases"], CASES.column_names)  # fmt: skip
+        await target.execute(f"ANALYZE {names['cases']}, {names['dispatches']}")
+        for sql in (_SHAPES, _DAILY, _DEADLINES):
+            await target.execute(sql.format_map(names))
+        await target.execute(f"INSERT INTO {names['schema']}.cases SELECT * FROM {names['cases']}")
 
 
 async def _copy(
@@ -226,16 +256,16 @@ async def _copy(
     target: asyncpg.Connection,
     query: str,
     args: list[object],
-    schema: str,
     table: str,
     columns: tuple[str, ...],
 ) -> None:
-    """The rows of ``query`` on ``source`` into ``schema.table`` on ``target``, in
+    """The rows of ``query`` on ``source`` into ``table`` (schema.name) on ``target``, in
     PostgreSQL's binary COPY format, through a temporary file: the query runs at full speed
-    (in parallel, where PostgreSQL plans it so) and memory holds none of it."""
+    and memory holds none of it."""
     with tempfile.TemporaryFile(prefix="replay-") as spool:
         await source.copy_from_query(query, *args, output=spool, format="binary")
         spool.seek(0)
+        schema, name = table.split(".")
         await target.copy_to_table(
-            table, source=spool, schema_name=schema, columns=list(columns), format="binary"
+            name, source=spool, schema_name=schema, columns=list(columns), format="binary"
         )
