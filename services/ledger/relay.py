@@ -63,8 +63,8 @@ transactions that have ended."""
 async def journal_messages(conn: asyncpg.Connection, after: Cursor, limit: int) -> list[Outgoing]:
     """Journal entries (``JournalEntry``) past a cursor, keyed by department."""
     return [
-        Outgoing(cursor, entry.event.department, entry.model_dump_json())
-        for cursor, entry in await journal_past(conn, after, limit)
+        Outgoing(cursor, department, entry)
+        for cursor, department, entry in await journal_past(conn, after, limit)
     ]
 
 

@@ -168,10 +168,10 @@ async def test_a_restore_forgets_the_transaction_ids_of_the_server_backed_up(
             assert await read_cursor(conn, "journal") == Cursor(0, second)
             rejection = await conn.fetchval("SELECT rejection_id FROM ledger.rejections")
             assert await read_cursor(conn, "rejected") == Cursor(0, rejection - 1)  # none went
-            assert [c for c, _ in await journal_past(conn, Cursor(0, second), 10)] == [
+            assert [c for c, *_ in await journal_past(conn, Cursor(0, second), 10)] == [
                 Cursor(0, third)
             ]
             everything = await journal_past(conn, START, 10)  # restored rows in position order
-            assert [c.position for c, _ in everything] == [first, second, third]
+            assert [c.position for c, *_ in everything] == [first, second, third]
             with pytest.raises(asyncpg.PostgresError, match="append-only"):  # guarded again
                 await conn.execute("UPDATE ledger.events SET tx = '1'")
