@@ -40,7 +40,7 @@ from rich.console import Console
 
 from bench import peer
 from bench.city_year import YEAR, city_year, district
-from bench.replay import measured
+from bench.watch import measured
 from demo.publish import publish
 from deploy.infra import Broker, ServiceProcess, create_topics, free_port, start_postgres, wait_http
 from deploy.stack import pipeline_status
@@ -180,11 +180,7 @@ def others(
     """The eventsourcing library's append of the same first events (bench/peer.py) and the
     naive consumer, each its own measured process; their rates and our ratio to them."""
     if peer_events:
-        _, peer_peak, output = measured(peer.command(peer_events, districts), env)
-        theirs = peer.figures(output)["append"]
-        console.print(f"eventsourcing append: {theirs.events:,} events at "
-                      f"{theirs.rate:,.0f} events/s; ratio {ours / theirs.rate:,.1f}x; "
-                      f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
+        console.print(peer.compared("append", ours, peer_events, districts, env))
     if naive_events:
         command = [sys.executable, "-m", "bench.ingest", "--naive", dsn, "--bootstrap",
                    bootstrap, "--naive-events", str(naive_events)]  # fmt: skip

@@ -42,6 +42,7 @@ from rich.console import Console
 
 from bench.city_year import city_year
 from bench.peer_ledger import BudgetLine, Case, PeerLedger, Procurement
+from bench.watch import measured
 from deploy.infra import start_postgres
 
 console = Console()
@@ -219,6 +220,16 @@ def figures(output: str) -> dict[str, Figure]:
     line = next(x for x in reversed(output.strip().splitlines()) if x.startswith("{"))
     found = json.loads(line)
     return {name: Figure(**found[name]) for name in ("append", "rebuild")}
+
+
+def compared(kind: str, ours: float, events: int, districts: int, env: dict[str, str]) -> str:
+    """The peer run as a measured process of its own on the first ``events``: its ``kind``
+    figure (append, rebuild), and our rate's ratio to it, as a line to print."""
+    _, peak, output = measured(command(events, districts), env)
+    theirs = figures(output)[kind]
+    name = {"append": "append", "rebuild": "projection rebuild"}[kind]
+    return (f"eventsourcing {name}: {theirs.events:,} events at {theirs.rate:,.0f} events/s; "
+            f"ratio {ours / theirs.rate:,.1f}x; peak RSS {peak / 2**20:,.0f} MiB")  # fmt: skip
 
 
 def main(

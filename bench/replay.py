@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,13 +30,13 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import psutil
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from bench import peer
 from bench.city_year import city_year
+from bench.watch import measured
 from deploy.infra import start_postgres
 from services.common.db import create_pool, migrate
 from services.common.event_store import journal_after
@@ -99,25 +98,6 @@ async def mark_applied(dsn: str) -> None:
     await bootstrap.disconnect(resources)
 
 
-def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a process to its end: (seconds, peak RSS in bytes of it and its children
-    together, what it printed)."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    watched, peak = psutil.Process(process.pid), 0
-    while process.poll() is None:
-        try:
-            tree = [watched, *watched.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - began
-    output = process.stdout.read().decode() if process.stdout else ""
-    assert process.returncode == 0, output
-    return seconds, peak, output
-
-
 async def naive(dsn: str, limit: int) -> None:
     """The naive replay: each event applied in a transaction of its own (prints events/s)."""
     pool = await create_pool(dsn)
@@ -176,11 +156,7 @@ def main(
     console.print(f"replay: {events:,} events in {seconds:.1f} s = {rate:,.0f} events/s, "
                   f"peak RSS {peak / 2**20:,.0f} MiB (all its processes)")  # fmt: skip
     if peer_events:  # the eventsourcing library on the same first events (bench/peer.py)
-        _, peer_peak, output = measured(peer.command(peer_events, districts), env)
-        theirs = peer.figures(output)["rebuild"]
-        console.print(f"eventsourcing projection rebuild: {theirs.events:,} events at "
-                      f"{theirs.rate:,.0f} events/s; ratio {rate / theirs.rate:,.1f}x; "
-                      f"peak RSS {peer_peak / 2**20:,.0f} MiB")  # fmt: skip
+        console.print(peer.compared("rebuild", rate, peer_events, districts, env))
     naive_run = [sys.executable, "-m", "bench.replay", "--naive", dsn,
                  "--naive-events", str(naive_events)]  # fmt: skip
     _, naive_peak, output = measured(naive_run, env)

@@ -1,8 +1,9 @@
-"""A service process watched while the benchmark waits for it."""
+"""Processes watched while a benchmark waits for them: their time and peak memory."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -30,3 +31,22 @@ async def watching(process: ServiceProcess, work: Awaitable[T]) -> tuple[T, floa
     finally:
         task.cancel()
     return task.result(), time.perf_counter() - started, peak
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run a process to its end: (seconds, peak RSS in bytes of it and its children
+    together, what it printed)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    watched, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    seconds = time.perf_counter() - began
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert process.returncode == 0, output
+    return seconds, peak, output
