@@ -55,6 +55,9 @@ async def connect(settings: LedgerSettings) -> Resources:
         client_id="ledger-relay",
         acks="all",
         linger_ms=5,
+        # a relay's batch of a partition (relay.send_batches): 256 KiB, a quarter of the
+        # broker's default message.max.bytes; 16 KiB batches held about 25 entries each
+        max_batch_size=256 * 1024,
         **client_options(settings),
     )
     await producer.start()

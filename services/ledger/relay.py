@@ -20,14 +20,17 @@ startup, after a failure, and every ``check_interval`` seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.common.event_store import START, Cursor, journal_past
 from services.common.kafka import client_options
@@ -91,15 +94,7 @@ class Relay:
         if not messages:
             observe.published(self.name)
             return 0
-        pending = [
-            await producer.send(
-                self.topic,
-                key=message.key.encode() if message.key else None,
-                value=message.value.encode(),
-            )
-            for message in messages
-        ]
-        await asyncio.gather(*pending)
+        await asyncio.gather(*await send_batches(producer, self.topic, messages))
         # compare-and-set: a rewind (re-publication) in the meantime wins
         await move_cursor(pool, self.name, messages[-1].cursor, expected=cursor)
         observe.published(self.name)
@@ -127,6 +122,32 @@ class Relay:
                        "cursor_tx": cursor.tx, self.cursor_field: published.position},
             )  # fmt: skip
             await move_cursor(pool, self.name, published, expected=cursor)
+
+
+async def send_batches(
+    producer: AIOKafkaProducer, topic: str, messages: list[Outgoing]
+) -> list[asyncio.Future[Any]]:
+    """Queue messages as record batches, a partition's in their order, each message on the
+    partition its key gives (the producer's own partitioner, as ``send`` would choose); return
+    the batches' acknowledgements. One batch of many messages is a fraction of the work of
+    sending each (a future, the accumulator's lookups and a pure-Python hash apiece): 3 µs
+    a message against 40 (bench/README.md)."""
+    partitions = sorted(await producer.partitions_for(topic))
+    partition_of = functools.cache(lambda key: DefaultPartitioner()(key, partitions, partitions))
+    by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
+    for message in messages:
+        key = message.key.encode() if message.key else None
+        by_partition.setdefault(partition_of(key), []).append((key, message.value.encode()))
+    sent = []
+    for partition, records in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                sent.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        sent.append(await producer.send_batch(batch, topic, partition=partition))
+    return sent
 
 
 async def last_published(

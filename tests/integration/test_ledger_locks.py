@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common.event_store import START, Cursor, journal_past
 from services.ledger.ingest import ingest_batch
@@ -29,6 +30,7 @@ from services.ledger.store.relay import (
     read_cursor,
     republish_after,
 )
+from tests.conftest import KafkaTarget
 from tests.integration.conftest import LEDGER_MIGRATIONS, migrated_pool
 from tests.unit.test_ledger_rules import TOPICS, record
 
@@ -181,27 +183,40 @@ async def test_a_batch_releasing_another_departments_held_record_waits_for_it(
     assert await pool.fetchval("SELECT count(*) FROM ledger.rejections") == 1
 
 
-class Producer:
-    """What the relay needs of AIOKafkaProducer: ``send`` (acknowledged at once)."""
+@pytest.fixture
+async def producer(kafka: KafkaTarget) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> asyncio.Future[None]:
-        self.sent.append((topic, json.loads(value)))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+async def published(kafka: KafkaTarget, topic: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """(partition, key, message) of every record on the topic, each partition's in order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends, records = await consumer.end_offsets(partitions), []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                records += [(r.partition, r.key.decode(), json.loads(r.value)) for r in batch]
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, kafka: KafkaTarget, producer: AIOKafkaProducer
 ) -> None:
+    topics = kafka.topics
     relays = [
-        Relay("journal", journal_messages, "journal", "position"),
-        Relay("rejected", rejection_messages, "rejected", "rejection_id"),
+        Relay("journal", journal_messages, topics.ledger_journal, "position"),
+        Relay("rejected", rejection_messages, topics.ledger_rejected, "rejection_id"),
     ]
-    producer = Producer()
 
     async def publish() -> int:
         return sum([await r.publish_pending(pool, producer) for r in relays])
@@ -219,9 +234,17 @@ async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
             assert await outbox_lag(conn) == {"journal": 1, "rejected": 1}
         assert await publish() == 0
     assert await publish() == 5
-    journal = [m["event"]["event_id"] for topic, m in producer.sent if topic == "journal"]
-    assert journal == ["LA-authorised", "LA2-authorised", "LB-authorised"]  # commit order
-    assert [m["event_id"] for topic, m in producer.sent if topic == "rejected"] == ["r1", "r2"]
+    journal = await published(kafka, topics.ledger_journal)
+    by_department = {
+        k: [m["event"]["event_id"] for _, key, m in journal if key == k] for k in ("DA", "DB")
+    }
+    assert by_department == {"DA": ["LA-authorised", "LA2-authorised"], "DB": ["LB-authorised"]}
+    rejected = await published(kafka, topics.ledger_rejected)
+    assert sorted(m["event_id"] for _, _, m in rejected) == ["r1", "r2"]
+    # each key on the partition a plain send of it goes to (consumers rely on it for order)
+    for department in ("DA", "DB"):
+        sent = await producer.send_and_wait(topics.ledger_journal, b"{}", key=department.encode())
+        assert {p for p, key, _ in journal if key == department} == {sent.partition}
     rows = await stored(pool)
     assert rows["LA2-authorised"][1] < rows["LB-authorised"][1]  # DA drew smaller positions
     async with pool.acquire() as conn:
@@ -240,6 +263,12 @@ async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
         rows["LA-authorised"][0], 0
     )
     assert await publish() == 3
+    again = [
+        (key, m["event"]["event_id"])
+        for _, key, m in await published(kafka, topics.ledger_journal)
+        if m
+    ]
+    assert again.count(("DA", "LA-authorised")) == 2 and again.count(("DB", "LB-authorised")) == 2
     # never forward: past the last position there is nothing to publish again
     assert await republish_after(pool, "journal", 10_000) == Cursor(*rows["LB-authorised"])
     assert await publish() == 0
