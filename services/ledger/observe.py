@@ -59,7 +59,7 @@ def decided(decision: Decision, records: Sequence[InboundRecord]) -> None:
     """Count a decision's verdicts and log its rejected and held records. ``records``: the
     batch's inbound records (a record held before and judged again is counted when it
     leaves the hold, not again while it waits)."""
-    arrived = {record.coordinates for record in records}
+    arrived = {record.coordinates for record in records} if decision.held else set()
     # one increment per event type, not per event: a batch holds thousands
     for event_type, n in collections.Counter(e.event.event_type for e in decision.accepted).items():
         EVENTS.labels("accepted", event_type).inc(n)
