@@ -8,7 +8,9 @@ class LedgerSettings(ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     ledger_group_id: str = "ledger"
-    ledger_batch_size: int = 2000
+    # Records a batch (one transaction) takes at most: a batch's queries are paid once for all
+    # its records (one ledger on a district: 9,646 events/s at 5,000, 8,559 at 2,000)
+    ledger_batch_size: int = Field(default=5000, ge=1)
     # How long a record that arrived before the event it depends on (on another topic, or
     # published late) is held and retried before it is rejected. 0: reject at once.
     ledger_hold_seconds: float = Field(default=3600, ge=0)
