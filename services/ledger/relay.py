@@ -128,10 +128,10 @@ async def send_batches(
     producer: AIOKafkaProducer, topic: str, messages: list[Outgoing]
 ) -> list[asyncio.Future[Any]]:
     """Queue messages as record batches, a partition's in their order, each message on the
-    partition its key gives (the producer's own partitioner, as ``send`` would choose); return
-    the batches' acknowledgements. One batch of many messages is a fraction of the work of
-    sending each (a future, the accumulator's lookups and a pure-Python hash apiece): 3 µs
-    a message against 40 (bench/README.md)."""
+    partition aiokafka's default partitioner gives its key (what ``send`` chose; the relay's
+    producer keeps that partitioner); return the batches' acknowledgements. One batch of
+    many messages is a fraction of the work of sending each (a future, the accumulator's
+    lookups and a pure-Python hash apiece): 3 µs a message against 40 (bench/README.md)."""
     partitions = sorted(await producer.partitions_for(topic))
     partition_of = functools.cache(lambda key: DefaultPartitioner()(key, partitions, partitions))
     by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
@@ -145,7 +145,7 @@ async def send_batches(
             if batch.append(key=key, value=value, timestamp=None) is None:  # full
                 sent.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
+                batch.append(key=key, value=value, timestamp=None)  # a first always fits
         sent.append(await producer.send_batch(batch, topic, partition=partition))
     return sent
 
