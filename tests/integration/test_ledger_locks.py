@@ -3,7 +3,8 @@ follow the commit order (services/ledger/store/relay.py), against a real Postgre
 of one department does not wait for an open batch of another; one of the same department
 does; a batch that releases another department's held record waits for that department;
 and the relay's readers hold back what a later transaction committed while an earlier one
-is open, then give everything, in order, skipping nothing."""
+is open, then give everything, skipping nothing, and the relay publishes it to a real broker
+in each department's order, on the department's partition."""
 
 from __future__ import annotations
 
