@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -286,8 +286,21 @@ async def read_topic(
     timeout: float = 60,
     kafka: KafkaSettings | None = None,
 ) -> list[dict[str, Any]]:
-    """Every JSON message of a topic from its beginning, in partition order: read until at
-    least ``at_least`` came (or ``timeout`` passed) and the topic then stayed idle 1.5 s.
+    """Every JSON message of a topic from its beginning, in partition order (``read_records``)."""
+    return [
+        json.loads(r.value) for r in await read_records(bootstrap, topic, at_least, timeout, kafka)
+    ]
+
+
+async def read_records(
+    bootstrap: str,
+    topic: str,
+    at_least: int = 0,
+    timeout: float = 60,
+    kafka: KafkaSettings | None = None,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic from its beginning, in partition order: read until at least
+    ``at_least`` came (or ``timeout`` passed) and the topic then stayed idle 1.5 s.
     ``kafka``: how to connect (default: the environment's security settings)."""
     consumer = AIOKafkaConsumer(
         topic,
@@ -297,12 +310,12 @@ async def read_topic(
         **kafka_options(kafka),
     )
     await consumer.start()
-    found: list[dict[str, Any]] = []
+    found: list[ConsumerRecord[bytes, bytes]] = []
     deadline = time.monotonic() + timeout
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=1500, max_records=10_000)
-            found += [json.loads(r.value) for records in batch.values() for r in records]
+            found += [r for records in batch.values() for r in records]
             if not batch and (len(found) >= at_least or time.monotonic() > deadline):
                 return found
     finally:

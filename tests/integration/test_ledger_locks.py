@@ -17,8 +17,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from deploy.infra import read_records
 from services.common.event_store import START, Cursor, journal_past
 from services.ledger.ingest import ingest_batch
 from services.ledger.records import Decision, InboundRecord
@@ -192,22 +193,12 @@ async def producer(kafka: KafkaTarget) -> AsyncIterator[AIOKafkaProducer]:
     await producer.stop()
 
 
-async def published(kafka: KafkaTarget, topic: str) -> list[tuple[int, str, dict[str, Any]]]:
+async def published(
+    kafka: KafkaTarget, topic: str, at_least: int
+) -> list[tuple[int, str, dict[str, Any]]]:
     """(partition, key, message) of every record on the topic, each partition's in order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends, records = await consumer.end_offsets(partitions), []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records += [(r.partition, r.key.decode(), json.loads(r.value)) for r in batch]
-        return records
-    finally:
-        await consumer.stop()
+    records = await read_records(kafka.bootstrap, topic, at_least)
+    return [(r.partition, r.key.decode(), json.loads(r.value)) for r in records]
 
 
 async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
@@ -235,12 +226,12 @@ async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
             assert await outbox_lag(conn) == {"journal": 1, "rejected": 1}
         assert await publish() == 0
     assert await publish() == 5
-    journal = await published(kafka, topics.ledger_journal)
+    journal = await published(kafka, topics.ledger_journal, 3)
     by_department = {
         k: [m["event"]["event_id"] for _, key, m in journal if key == k] for k in ("DA", "DB")
     }
     assert by_department == {"DA": ["LA-authorised", "LA2-authorised"], "DB": ["LB-authorised"]}
-    rejected = await published(kafka, topics.ledger_rejected)
+    rejected = await published(kafka, topics.ledger_rejected, 2)
     assert sorted(m["event_id"] for _, _, m in rejected) == ["r1", "r2"]
     # each key on the partition a plain send of it goes to (consumers rely on it for order)
     for department in ("DA", "DB"):
@@ -266,7 +257,7 @@ async def test_the_relay_waits_for_an_earlier_transaction_and_skips_nothing(
     assert await publish() == 3
     again = [
         (key, m["event"]["event_id"])
-        for _, key, m in await published(kafka, topics.ledger_journal)
+        for _, key, m in await published(kafka, topics.ledger_journal, 8)
         if m
     ]
     assert again.count(("DA", "LA-authorised")) == 2 and again.count(("DB", "LB-authorised")) == 2
